@@ -1,0 +1,10 @@
+-- Versioned key/value metadata; see migrations/clickhouse/0002_meta.sql.
+CREATE TABLE IF NOT EXISTS meta
+(
+    namespace VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    version UBIGINT NOT NULL,
+    value VARCHAR NOT NULL,
+    deleted BOOLEAN NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);

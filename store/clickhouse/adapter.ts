@@ -1,0 +1,291 @@
+// The service-mode store: ClickHouse over HTTP with @clickhouse/client. Runs on 18.16 (the floor
+// in DESIGN.md §5) and current releases. Every value in a query comes through ./literal.ts; table
+// and column names are constants or whitelisted keys.
+import { Readable } from 'node:stream';
+import { join } from 'node:path';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { FlowmapError } from '../../core/errors.js';
+import { FLOW_COLUMNS, validateFlowBatch, type FlowBatch } from '../../core/flow.js';
+import type { Logger } from '../../core/logger.js';
+import { MIGRATIONS_ROOT, readMigrations, runMigrations } from '../migrate.js';
+import type { AggregateKey, AppliedMigration, FlowAggregateQuery, FlowAggregateRow, FlowTotals, JsonValue, MetaEntry, MetaStore, MigrationReport, Store, TimeRange } from '../port.js';
+import { ADDRESS_KEYS, addressFromHex, batchFromRows, checkAggregateQuery, checkNamespaceKey, checkRange, checkReadLimit, nextVersion, READ_ORDER } from '../shared.js';
+import { encodeTsv, FLOW_COLUMN_NAMES } from './insert.js';
+import { identifier, joinSql, lit, sql, toText, type Sql } from './literal.js';
+
+export interface ClickHouseStoreConfig {
+  url: string;
+  database: string;
+  user: string;
+  password: string;
+  requestTimeoutMs: number;
+  /** Override of migrations/clickhouse, for tests of the migrations runner. */
+  migrationsDir?: string;
+}
+
+/** Oldest server flowmap supports (DESIGN.md §5). */
+export const MIN_SERVER_VERSION: readonly [number, number] = [18, 16];
+const PING_TIMEOUT_MS = 2000;
+/** Rows per INSERT request; large batches are split so one request stays a few MB. */
+const INSERT_CHUNK_ROWS = 50_000;
+
+export async function createClickHouseStore(config: ClickHouseStoreConfig, deps: { logger: Logger }): Promise<Store> {
+  const client = createClient({
+    url: config.url,
+    username: config.user,
+    password: config.password,
+    database: config.database,
+    request_timeout: config.requestTimeoutMs,
+    application: 'flowmap',
+  });
+  // A second client bound to no database: version checks and CREATE DATABASE must work before
+  // the configured database exists.
+  const server = createClient({ url: config.url, username: config.user, password: config.password, request_timeout: config.requestTimeoutMs, application: 'flowmap' });
+  return new ClickHouseStore(client, server, config, deps.logger);
+}
+
+export function parseServerVersion(text: string): [number, number] {
+  const [major = 0, minor = 0] = text.split('.').map((p) => Number.parseInt(p, 10));
+  return [major, minor];
+}
+
+class ClickHouseStore implements Store {
+  readonly kind = 'clickhouse' as const;
+  readonly meta: MetaStore;
+
+  constructor(
+    readonly client: ClickHouseClient,
+    private readonly server: ClickHouseClient,
+    private readonly config: ClickHouseStoreConfig,
+    private readonly logger: Logger,
+  ) {
+    this.meta = new ClickHouseMeta(this);
+  }
+
+  async command(query: Sql): Promise<void> {
+    await this.client.command({ query: toText(query) });
+  }
+
+  async rows(query: Sql): Promise<Record<string, unknown>[]> {
+    const result = await this.client.query({ query: toText(query), format: 'JSONEachRow' });
+    return result.json<Record<string, unknown>>();
+  }
+
+  async migrate(): Promise<MigrationReport> {
+    await this.checkServerVersion();
+    // The database itself must exist before a client bound to it can run anything.
+    await this.server.command({ query: toText(sql`CREATE DATABASE IF NOT EXISTS ${identifier(this.config.database)}`) });
+    const dir = this.config.migrationsDir ?? join(MIGRATIONS_ROOT, 'clickhouse');
+    return runMigrations(
+      {
+        ensureLedger: () =>
+          this.command(sql`CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, checksum String, applied_at DateTime) ENGINE = MergeTree ORDER BY version`),
+        applied: async (): Promise<AppliedMigration[]> =>
+          (await this.rows(sql`SELECT version, name, checksum, toUnixTimestamp(applied_at) AS applied_at FROM schema_migrations ORDER BY version`)).map((r) => ({
+            version: Number(r.version),
+            name: String(r.name),
+            checksum: String(r.checksum),
+            appliedAt: new Date(Number(r.applied_at) * 1000),
+          })),
+        // Migration files are trusted code shipped with flowmap, not request values.
+        execute: async (statement) => {
+          await this.client.command({ query: statement });
+        },
+        record: (m) =>
+          this.command(sql`INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (${lit.uint(m.version, 32)}, ${lit.string(m.name)}, ${lit.string(m.checksum)}, now())`),
+      },
+      readMigrations(dir),
+      dir,
+    );
+  }
+
+  private async checkServerVersion(): Promise<void> {
+    const text = await this.version();
+    const [major, minor] = parseServerVersion(text);
+    const [minMajor, minMinor] = MIN_SERVER_VERSION;
+    if (major < minMajor || (major === minMajor && minor < minMinor)) {
+      throw new FlowmapError('FLOWMAP_STORE_VERSION', `ClickHouse ${text} is older than ${minMajor}.${minMinor}, the oldest flowmap supports`, { details: { version: text } });
+    }
+  }
+
+  async insertFlows(batch: FlowBatch): Promise<void> {
+    const problem = validateFlowBatch(batch);
+    if (problem !== undefined) throw new FlowmapError('FLOWMAP_BATCH_INVALID', `flow batch refused: ${problem}`, { status: 400 });
+    for (let start = 0; start < batch.length; start += INSERT_CHUNK_ROWS) {
+      const end = Math.min(batch.length, start + INSERT_CHUNK_ROWS);
+      await this.client.insert({
+        table: 'flows',
+        values: Readable.from([Buffer.from(encodeTsv(batch, start, end), 'utf8')], { objectMode: false }),
+        format: 'TabSeparated',
+        columns: FLOW_COLUMN_NAMES as [string, ...string[]],
+      });
+    }
+  }
+
+  async flowTotals(range: TimeRange): Promise<FlowTotals> {
+    checkRange(range);
+    const [row] = await this.rows(
+      sql`SELECT count() AS flows, sum(bytes) AS bytes, sum(packets) AS packets FROM flows WHERE time_received >= ${lit.dateTime(range.from)} AND time_received < ${lit.dateTime(range.to)}`,
+    );
+    return { flows: Number(row?.flows ?? 0), bytes: Number(row?.bytes ?? 0), packets: Number(row?.packets ?? 0) };
+  }
+
+  async aggregateFlows(query: FlowAggregateQuery): Promise<FlowAggregateRow[]> {
+    const { keys, limit, orderBy } = checkAggregateQuery(query);
+    const selects = keys.map((k) => {
+      const column = identifier(k);
+      const alias = identifier(`k_${k}`);
+      if (ADDRESS_KEYS.has(k)) return sql`hex(${column}) AS ${alias}`;
+      if (k === 'source' || k === 'action' || k === 'server_side') return sql`toString(${column}) AS ${alias}`;
+      return sql`${column} AS ${alias}`;
+    });
+    const metrics = sql`count() AS flows, sum(bytes) AS bytes, sum(packets) AS packets`;
+    const selectList = joinSql([...selects, metrics], ', ');
+    const group = keys.length > 0 ? sql` GROUP BY ${joinSql(keys.map((k) => identifier(`k_${k}`)), ', ')}` : sql``;
+    const order = joinSql([sql`${identifier(orderBy)} DESC`, ...keys.map((k) => sql`${identifier(`k_${k}`)} ASC`)], ', ');
+    const rows = await this.rows(
+      sql`SELECT ${selectList} FROM flows WHERE time_received >= ${lit.dateTime(query.range.from)} AND time_received < ${lit.dateTime(query.range.to)}${group} HAVING count() > 0 ORDER BY ${order} LIMIT ${lit.uint(limit, 32)}`,
+    );
+    return rows.map((r) => toAggregateRow(r, keys));
+  }
+
+  async readFlows(range: TimeRange, options: { limit?: number } = {}): Promise<FlowBatch> {
+    checkRange(range);
+    const limit = checkReadLimit(options.limit);
+    const select = joinSql(
+      FLOW_COLUMNS.map((c) => {
+        const column = identifier(c.name);
+        const alias = identifier(`c_${c.name}`);
+        if (c.kind === 'address') return sql`hex(${column}) AS ${alias}`;
+        if (c.kind === 'datetime') return sql`toUnixTimestamp(${column}) AS ${alias}`;
+        if (c.kind === 'enum') return sql`toString(${column}) AS ${alias}`;
+        return sql`${column} AS ${alias}`;
+      }),
+      ', ',
+    );
+    const order = joinSql(READ_ORDER.map((c) => identifier(c)), ', ');
+    const rows = await this.rows(
+      sql`SELECT ${select} FROM flows WHERE time_received >= ${lit.dateTime(range.from)} AND time_received < ${lit.dateTime(range.to)} ORDER BY ${order} LIMIT ${lit.uint(limit, 32)}`,
+    );
+    return batchFromRows(rows);
+  }
+
+  async ping(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+    });
+    try {
+      const result = await Promise.race([this.client.ping(), timeout]);
+      if (!result.success) throw result.error;
+    } catch (err) {
+      throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `ClickHouse at ${redactUrl(this.config.url)} is unreachable: ${err instanceof Error ? err.message : String(err)}`, {
+        status: 503,
+        cause: err,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async version(): Promise<string> {
+    const result = await this.server.query({ query: toText(sql`SELECT version() AS version`), format: 'JSONEachRow' });
+    const [row] = await result.json<{ version: string }>();
+    return String(row?.version ?? '');
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.client.close(), this.server.close()]);
+    this.logger.debug('clickhouse client closed');
+  }
+}
+
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+function toAggregateRow(r: Record<string, unknown>, keys: readonly AggregateKey[]): FlowAggregateRow {
+  const key: FlowAggregateRow['key'] = {};
+  for (const k of keys) {
+    const value = r[`k_${k}`];
+    if (ADDRESS_KEYS.has(k)) key[k] = addressFromHex(String(value));
+    else if (k === 'source' || k === 'action' || k === 'server_side') key[k] = String(value);
+    else key[k] = Number(value);
+  }
+  return { key, flows: Number(r.flows), bytes: Number(r.bytes), packets: Number(r.packets) };
+}
+
+class ClickHouseMeta implements MetaStore {
+  constructor(private readonly store: ClickHouseStore) {}
+
+  async put(namespace: string, key: string, value: JsonValue): Promise<MetaEntry> {
+    checkNamespaceKey(namespace, key);
+    const version = nextVersion();
+    const seconds = Math.floor(version / 1_000_000);
+    // JSONEachRow carries the values as JSON data, outside the SQL text.
+    await this.store.client.insert({
+      table: 'meta',
+      values: [{ namespace, key, version: String(version), value: JSON.stringify(value), deleted: 0, updated_at: seconds }],
+      format: 'JSONEachRow',
+    });
+    return { key, value, version, updatedAt: new Date(seconds * 1000) };
+  }
+
+  async get(namespace: string, key: string): Promise<MetaEntry | undefined> {
+    checkNamespaceKey(namespace, key);
+    const [row] = await this.store.rows(
+      sql`SELECT key, value, version, toUnixTimestamp(updated_at) AS updated_at, deleted FROM meta WHERE namespace = ${lit.string(namespace)} AND key = ${lit.string(key)} ORDER BY version DESC LIMIT 1`,
+    );
+    return row === undefined || Number(row.deleted) === 1 ? undefined : toEntry(row);
+  }
+
+  async list(namespace: string, options: { prefix?: string; limit?: number } = {}): Promise<MetaEntry[]> {
+    checkNamespaceKey(namespace);
+    const prefix = options.prefix ?? '';
+    const limit = Math.max(1, Math.min(options.limit ?? 10_000, 100_000));
+    // substring() rather than startsWith(): the latter is not on every 18.x release.
+    const rows = await this.store.rows(
+      // Aliases differ from column names: ClickHouse substitutes an alias for a same-named column
+      // inside other expressions, which would nest max() in argMax().
+      sql`SELECT key, argMax(value, version) AS latest_value, max(version) AS latest_version, toUnixTimestamp(argMax(updated_at, version)) AS latest_at
+          FROM meta WHERE namespace = ${lit.string(namespace)} AND substring(key, 1, ${lit.uint(Buffer.byteLength(prefix), 32)}) = ${lit.string(prefix)}
+          GROUP BY key HAVING argMax(deleted, version) = 0 ORDER BY key LIMIT ${lit.uint(limit, 32)}`,
+    );
+    return rows.map((r) => toEntry({ key: r.key, value: r.latest_value, version: r.latest_version, updated_at: r.latest_at }));
+  }
+
+  async history(namespace: string, key: string): Promise<MetaEntry[]> {
+    checkNamespaceKey(namespace, key);
+    const rows = await this.store.rows(
+      sql`SELECT key, value, version, toUnixTimestamp(updated_at) AS updated_at FROM meta WHERE namespace = ${lit.string(namespace)} AND key = ${lit.string(key)} AND deleted = 0 ORDER BY version`,
+    );
+    return rows.map(toEntry);
+  }
+
+  async delete(namespace: string, key: string): Promise<boolean> {
+    const live = await this.get(namespace, key);
+    if (live === undefined) return false;
+    const version = nextVersion();
+    await this.store.client.insert({
+      table: 'meta',
+      values: [{ namespace, key, version: String(version), value: 'null', deleted: 1, updated_at: Math.floor(version / 1_000_000) }],
+      format: 'JSONEachRow',
+    });
+    return true;
+  }
+}
+
+function toEntry(row: Record<string, unknown>): MetaEntry {
+  return {
+    key: String(row.key),
+    value: JSON.parse(String(row.value)) as JsonValue,
+    version: Number(row.version),
+    updatedAt: new Date(Number(row.updated_at) * 1000),
+  };
+}

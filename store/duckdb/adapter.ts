@@ -1,0 +1,294 @@
+// The embedded store: one DuckDB database file under the data directory, owned by one process
+// (DuckDB locks the file; a second process gets FLOWMAP_STORE_LOCKED and should go through the
+// running server's API instead). Values reach SQL as bound parameters; column names only ever come
+// from FLOW_COLUMNS or the AGGREGATE_KEYS whitelist.
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue, version as duckdbVersion } from '@duckdb/node-api';
+import { FLOW_COLUMNS, validateFlowBatch, type FlowBatch } from '../../core/flow.js';
+import { FlowmapError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { MIGRATIONS_ROOT, readMigrations, runMigrations } from '../migrate.js';
+import type { AppliedMigration, FlowAggregateQuery, FlowAggregateRow, FlowTotals, JsonValue, MetaEntry, MetaStore, MigrationReport, Store, TimeRange } from '../port.js';
+import { ADDRESS_KEYS, addressFromHex, batchFromRows, checkAggregateQuery, checkNamespaceKey, checkRange, checkReadLimit, nextVersion, READ_ORDER } from '../shared.js';
+
+export interface DuckDBStoreConfig {
+  /** Data directory; the database is `<dir>/flowmap.duckdb`. ':memory:' for a private in-memory store. */
+  dataDir: string;
+  /** Override of migrations/duckdb, for tests of the migrations runner. */
+  migrationsDir?: string;
+}
+
+export const DUCKDB_FILE = 'flowmap.duckdb';
+
+export async function createDuckDBStore(config: DuckDBStoreConfig, deps: { logger: Logger }): Promise<Store> {
+  let path = ':memory:';
+  if (config.dataDir !== ':memory:') {
+    const dir = resolve(config.dataDir);
+    mkdirSync(dir, { recursive: true });
+    path = join(dir, DUCKDB_FILE);
+  }
+  let instance: DuckDBInstance;
+  try {
+    instance = await DuckDBInstance.create(path);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (/lock/i.test(message)) {
+      throw new FlowmapError(
+        'FLOWMAP_STORE_LOCKED',
+        `${path} is open in another flowmap process; while \`flowmap start\` runs, use its API (--server URL) instead of opening the file`,
+        { details: { path }, cause: err },
+      );
+    }
+    throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `cannot open ${path}: ${message}`, { details: { path }, cause: err });
+  }
+  const connection = await instance.connect();
+  deps.logger.info({ path }, 'embedded store opened');
+  return new DuckDBStore(instance, connection, path, config);
+}
+
+/** Serializes work on the single connection: DuckDB statements on one connection must not interleave. */
+class Serial {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(work, work);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+class DuckDBStore implements Store {
+  readonly kind = 'duckdb' as const;
+  readonly meta: MetaStore;
+  private readonly serial = new Serial();
+  private closed = false;
+
+  constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+    private readonly path: string,
+    private readonly config: DuckDBStoreConfig,
+  ) {
+    this.meta = new DuckDBMeta(this);
+  }
+
+  async rows(sql: string, params: DuckDBValue[] = []): Promise<Record<string, unknown>[]> {
+    return this.serial.run(async () => {
+      this.assertOpen();
+      const reader = await this.connection.runAndReadAll(sql, params);
+      return reader.getRowObjectsJS();
+    });
+  }
+
+  async run(sql: string, params: DuckDBValue[] = []): Promise<void> {
+    await this.serial.run(async () => {
+      this.assertOpen();
+      await this.connection.run(sql, params);
+    });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `embedded store ${this.path} is closed`);
+  }
+
+  async migrate(): Promise<MigrationReport> {
+    const dir = this.config.migrationsDir ?? join(MIGRATIONS_ROOT, 'duckdb');
+    return runMigrations(
+      {
+        ensureLedger: () =>
+          this.run('CREATE TABLE IF NOT EXISTS schema_migrations (version UINTEGER PRIMARY KEY, name VARCHAR NOT NULL, checksum VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)'),
+        applied: async (): Promise<AppliedMigration[]> =>
+          (await this.rows('SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version')).map((r) => ({
+            version: Number(r.version),
+            name: String(r.name),
+            checksum: String(r.checksum),
+            appliedAt: r.applied_at as Date,
+          })),
+        execute: (statement) => this.run(statement),
+        record: (m) => this.run('INSERT INTO schema_migrations VALUES ($1, $2, $3, now()::TIMESTAMP)', [m.version, m.name, m.checksum]),
+      },
+      readMigrations(dir),
+      dir,
+    );
+  }
+
+  async insertFlows(batch: FlowBatch): Promise<void> {
+    const problem = validateFlowBatch(batch);
+    if (problem !== undefined) throw new FlowmapError('FLOWMAP_BATCH_INVALID', `flow batch refused: ${problem}`, { status: 400 });
+    if (batch.length === 0) return;
+    await this.serial.run(async () => {
+      this.assertOpen();
+      const appender = await this.connection.createAppender('flows');
+      try {
+        const columns = batch.columns as unknown as Record<string, ArrayLike<number> | string[]>;
+        for (let i = 0; i < batch.length; i++) {
+          for (const spec of FLOW_COLUMNS) {
+            const column = columns[spec.name] as ArrayLike<number> & string[];
+            switch (spec.kind) {
+              case 'datetime':
+              case 'u32':
+                appender.appendUInteger(column[i] ?? 0);
+                break;
+              case 'u16':
+                appender.appendUSmallInt(column[i] ?? 0);
+                break;
+              case 'u8':
+                appender.appendUTinyInt(column[i] ?? 0);
+                break;
+              case 'u64':
+                appender.appendUBigInt(BigInt(column[i] ?? 0));
+                break;
+              case 'address':
+                appender.appendBlob((column as unknown as Uint8Array).subarray(i * 16, i * 16 + 16));
+                break;
+              case 'enum':
+                appender.appendVarchar(spec.values[column[i] ?? 0] ?? '');
+                break;
+              case 'string':
+                appender.appendVarchar(column[i] ?? '');
+                break;
+            }
+          }
+          appender.endRow();
+        }
+        appender.flushSync();
+      } finally {
+        appender.closeSync();
+      }
+    });
+  }
+
+  async flowTotals(range: TimeRange): Promise<FlowTotals> {
+    checkRange(range);
+    const [row] = await this.rows(
+      'SELECT count(*) AS flows, coalesce(sum(bytes), 0)::UBIGINT AS bytes, coalesce(sum(packets), 0)::UBIGINT AS packets FROM flows WHERE time_received >= $1 AND time_received < $2',
+      [range.from, range.to],
+    );
+    return { flows: Number(row?.flows ?? 0), bytes: Number(row?.bytes ?? 0), packets: Number(row?.packets ?? 0) };
+  }
+
+  async aggregateFlows(query: FlowAggregateQuery): Promise<FlowAggregateRow[]> {
+    const { keys, limit, orderBy } = checkAggregateQuery(query);
+    // Keys are whitelisted column names (checkAggregateQuery); addresses come out as hex.
+    const select = keys.map((k) =>
+      ADDRESS_KEYS.has(k) ? `hex(${k}) AS k_${k}` : k === 'source' || k === 'action' || k === 'server_side' ? `${k}::VARCHAR AS k_${k}` : `${k} AS k_${k}`,
+    );
+    const groupBy = keys.length > 0 ? `GROUP BY ${keys.map((k) => `k_${k}`).join(', ')}` : '';
+    const order = [`${orderBy} DESC`, ...keys.map((k) => `k_${k} ASC`)].join(', ');
+    const rows = await this.rows(
+      `SELECT ${[...select, 'count(*) AS flows', 'sum(bytes)::UBIGINT AS bytes', 'sum(packets)::UBIGINT AS packets'].join(', ')}
+       FROM flows WHERE time_received >= $1 AND time_received < $2 ${groupBy}
+       HAVING count(*) > 0 ORDER BY ${order} LIMIT ${limit}`,
+      [query.range.from, query.range.to],
+    );
+    return rows.map((r) => toAggregateRow(r, keys));
+  }
+
+  async readFlows(range: TimeRange, options: { limit?: number } = {}): Promise<FlowBatch> {
+    checkRange(range);
+    const limit = checkReadLimit(options.limit);
+    const select = FLOW_COLUMNS.map((c) =>
+      c.kind === 'address' ? `hex(${c.name}) AS c_${c.name}` : c.kind === 'enum' ? `${c.name}::VARCHAR AS c_${c.name}` : `${c.name} AS c_${c.name}`,
+    );
+    const rows = await this.rows(
+      `SELECT ${select.join(', ')} FROM flows WHERE time_received >= $1 AND time_received < $2 ORDER BY ${READ_ORDER.join(', ')} LIMIT ${limit}`,
+      [range.from, range.to],
+    );
+    return batchFromRows(rows);
+  }
+
+  async ping(): Promise<void> {
+    await this.rows('SELECT 1 AS ok');
+  }
+
+  version(): Promise<string> {
+    return Promise.resolve(duckdbVersion());
+  }
+
+  async close(): Promise<void> {
+    await this.serial.run(() => {
+      if (this.closed) return Promise.resolve();
+      this.closed = true;
+      this.connection.closeSync();
+      this.instance.closeSync();
+      return Promise.resolve();
+    });
+  }
+}
+
+function toAggregateRow(r: Record<string, unknown>, keys: readonly string[]): FlowAggregateRow {
+  const key: FlowAggregateRow['key'] = {};
+  for (const k of keys) {
+    const value = r[`k_${k}`];
+    if (ADDRESS_KEYS.has(k as never)) key[k as 'src_addr'] = addressFromHex(String(value));
+    else if (k === 'source' || k === 'action' || k === 'server_side') key[k] = String(value);
+    else key[k as 'proto'] = Number(value);
+  }
+  return { key, flows: Number(r.flows), bytes: Number(r.bytes), packets: Number(r.packets) };
+}
+
+class DuckDBMeta implements MetaStore {
+  constructor(private readonly store: DuckDBStore) {}
+
+  async put(namespace: string, key: string, value: JsonValue): Promise<MetaEntry> {
+    checkNamespaceKey(namespace, key);
+    const version = nextVersion();
+    await this.store.run('INSERT INTO meta VALUES ($1, $2, $3, $4, false, to_timestamp($5)::TIMESTAMP)', [
+      namespace,
+      key,
+      BigInt(version),
+      JSON.stringify(value),
+      Math.floor(version / 1_000_000),
+    ]);
+    return { key, value, version, updatedAt: versionTime(version) };
+  }
+
+  async get(namespace: string, key: string): Promise<MetaEntry | undefined> {
+    checkNamespaceKey(namespace, key);
+    const [row] = await this.store.rows(
+      'SELECT key, value, version, updated_at, deleted FROM meta WHERE namespace = $1 AND key = $2 ORDER BY version DESC LIMIT 1',
+      [namespace, key],
+    );
+    return row === undefined || row.deleted === true ? undefined : toEntry(row);
+  }
+
+  async list(namespace: string, options: { prefix?: string; limit?: number } = {}): Promise<MetaEntry[]> {
+    checkNamespaceKey(namespace);
+    const prefix = options.prefix ?? '';
+    const limit = Math.max(1, Math.min(options.limit ?? 10_000, 100_000));
+    const rows = await this.store.rows(
+      `SELECT key, arg_max(value, version) AS value, max(version) AS version, arg_max(updated_at, version) AS updated_at, arg_max(deleted, version) AS deleted
+       FROM meta WHERE namespace = $1 AND starts_with(key, $2) GROUP BY key HAVING NOT arg_max(deleted, version) ORDER BY key LIMIT ${limit}`,
+      [namespace, prefix],
+    );
+    return rows.map(toEntry);
+  }
+
+  async history(namespace: string, key: string): Promise<MetaEntry[]> {
+    checkNamespaceKey(namespace, key);
+    const rows = await this.store.rows('SELECT key, value, version, updated_at, deleted FROM meta WHERE namespace = $1 AND key = $2 AND NOT deleted ORDER BY version', [namespace, key]);
+    return rows.map(toEntry);
+  }
+
+  async delete(namespace: string, key: string): Promise<boolean> {
+    const live = await this.get(namespace, key);
+    if (live === undefined) return false;
+    const version = nextVersion();
+    await this.store.run("INSERT INTO meta VALUES ($1, $2, $3, 'null', true, to_timestamp($4)::TIMESTAMP)", [namespace, key, BigInt(version), Math.floor(version / 1_000_000)]);
+    return true;
+  }
+}
+
+/** Metadata times are kept to the second, as ClickHouse DateTime does. */
+function versionTime(version: number): Date {
+  return new Date(Math.floor(version / 1_000_000) * 1000);
+}
+
+function toEntry(row: Record<string, unknown>): MetaEntry {
+  return {
+    key: String(row.key),
+    value: JSON.parse(String(row.value)) as JsonValue,
+    version: Number(row.version),
+    updatedAt: row.updated_at instanceof Date ? row.updated_at : new Date(String(row.updated_at)),
+  };
+}
