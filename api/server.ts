@@ -1,0 +1,77 @@
+// The API stage's entry: `createApi(config, deps)` builds the fastify server (errors, OpenAPI at
+// /docs, health and metrics) and returns `{ app, start(), stop() }`. Routes are plugins, one file
+// per area, each route's JSON schema being its validation, serializer and OpenAPI entry.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Logger } from '../core/logger.js';
+import { registerErrorHandling } from './errors.js';
+import { createMetrics, type ApiMetrics } from './metrics.js';
+import { healthRoutes, type ReadinessCheck } from './routes/health.js';
+
+export interface ApiConfig {
+  host: string;
+  port: number;
+}
+
+export interface ApiDeps {
+  logger: Logger;
+  version: string;
+  mode: 'embedded' | 'service';
+  /** Dependencies /readyz checks, e.g. the store and the job backend. */
+  checks: ReadinessCheck[];
+  metrics?: ApiMetrics;
+}
+
+export interface Api {
+  readonly app: FastifyInstance;
+  /** Listens; resolves with the bound address (port 0 picks a free one). */
+  start(): Promise<{ host: string; port: number }>;
+  stop(): Promise<void>;
+}
+
+export async function createApi(config: ApiConfig, deps: ApiDeps): Promise<Api> {
+  // Typed as fastify's logger interface so the instance keeps fastify's default generics.
+  const logger: FastifyBaseLogger = deps.logger.child({ component: 'api' });
+  const app: FastifyInstance = Fastify({
+    loggerInstance: logger,
+    disableRequestLogging: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  registerErrorHandling(app);
+  const metrics = deps.metrics ?? createMetrics(deps.version);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'flowmap API',
+        version: deps.version,
+        description: 'Flow telemetry, application dependency maps and least-privilege policy recommendations.',
+      },
+      tags: [{ name: 'health', description: 'liveness, readiness and metrics' }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(healthRoutes({ checks: deps.checks, metrics, version: deps.version, mode: deps.mode }));
+
+  let listening = false;
+  return {
+    app,
+    async start() {
+      await app.listen({ host: config.host, port: config.port });
+      listening = true;
+      const address = app.server.address();
+      const port = address !== null && typeof address === 'object' ? address.port : config.port;
+      return { host: config.host, port };
+    },
+    async stop() {
+      if (!listening) {
+        await app.close();
+        return;
+      }
+      listening = false;
+      await app.close();
+    },
+  };
+}
