@@ -1,0 +1,23 @@
+// Configuration of the job runner, with its defaults. The analyzer's configuration schema feeds
+// these values; `createJobRunner` picks the backend from `redisUrl` alone (DESIGN §3: set in
+// service mode, absent in embedded mode).
+
+export interface JobsConfig {
+  /** Service mode: jobs go through BullMQ on this Redis. Absent: jobs run in this process. */
+  redisUrl?: string;
+  /** Prefix of every Redis key the runner writes (BullMQ only). */
+  prefix?: string;
+  /** BullMQ queue every job name shares. */
+  queueName?: string;
+  /** Completed jobs kept for `get`/`list`, and failed jobs kept, each. */
+  historyLimit?: number;
+  /** How long `stop()` waits for running jobs before giving up on them. */
+  stopTimeoutMs?: number;
+}
+
+export const JOBS_DEFAULTS = {
+  prefix: 'flowmap',
+  queueName: 'jobs',
+  historyLimit: 1000,
+  stopTimeoutMs: 30_000,
+} as const;
