@@ -1,13 +1,15 @@
 // The API stage's entry: `createApi(config, deps)` builds the fastify server (errors, OpenAPI at
 // /docs, health and metrics) and returns `{ app, start(), stop() }`. Routes are plugins, one file
 // per area, each route's JSON schema being its validation, serializer and OpenAPI entry.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from '../core/logger.js';
 import { registerErrorHandling } from './errors.js';
 import { createMetrics, type ApiMetrics } from './metrics.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
+
+const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 export interface ApiConfig {
   host: string;
@@ -35,7 +37,9 @@ export async function createApi(config: ApiConfig, deps: ApiDeps): Promise<Api> 
   const logger: FastifyBaseLogger = deps.logger.child({ component: 'api' });
   const app: FastifyInstance = Fastify({
     loggerInstance: logger,
-    disableRequestLogging: true,
+    // Probes arrive every few seconds from load balancers and Prometheus; logging each buries the
+    // requests people care about.
+    logController: new LogController({ disableRequestLogging: (request) => PROBE_PATHS.has(request.url.split('?')[0] ?? '') }),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
   registerErrorHandling(app);

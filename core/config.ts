@@ -179,7 +179,7 @@ function allowedKeys(path: PropertyKey[]): string[] {
     schema = next;
   }
   const unwrapped = unwrap(schema);
-  return unwrapped instanceof z.ZodObject ? Object.keys(unwrapped.shape as object) : [];
+  return unwrapped instanceof z.ZodObject ? Object.keys(unwrapped.shape) : [];
 }
 
 function unwrap(schema: z.ZodType): z.ZodType {

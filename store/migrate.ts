@@ -4,7 +4,7 @@
 // are worse than a stopped deploy. Statements are split on `;` outside quotes and comments, since
 // ClickHouse's HTTP interface takes one statement per request.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FlowmapError } from '../core/errors.js';
@@ -25,7 +25,10 @@ export interface MigrationTarget {
   record(migration: MigrationFile): Promise<void>;
 }
 
-export const MIGRATIONS_ROOT = fileURLToPath(new URL('../migrations/', import.meta.url));
+/** migrations/ beside package.json: one level up from store/ in a checkout, two from dist/store/. */
+export const MIGRATIONS_ROOT = [new URL('../migrations/', import.meta.url), new URL('../../migrations/', import.meta.url)]
+  .map((url) => fileURLToPath(url))
+  .find((dir) => existsSync(join(dir, 'clickhouse'))) ?? fileURLToPath(new URL('../migrations/', import.meta.url));
 
 const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 

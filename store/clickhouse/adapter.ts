@@ -3,7 +3,7 @@
 // and column names are constants or whitelisted keys.
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { FlowmapError } from '../../core/errors.js';
 import { FLOW_COLUMNS, validateFlowBatch, type FlowBatch } from '../../core/flow.js';
 import type { Logger } from '../../core/logger.js';
@@ -37,10 +37,13 @@ export async function createClickHouseStore(config: ClickHouseStoreConfig, deps:
     database: config.database,
     request_timeout: config.requestTimeoutMs,
     application: 'flowmap',
+    // Failures reach flowmap as thrown errors, which it reports through its own log; the client's
+    // console logger would print each one a second time, unstructured.
+    log: { level: ClickHouseLogLevel.OFF },
   });
   // A second client bound to no database: version checks and CREATE DATABASE must work before
   // the configured database exists.
-  const server = createClient({ url: config.url, username: config.user, password: config.password, request_timeout: config.requestTimeoutMs, application: 'flowmap' });
+  const server = createClient({ url: config.url, username: config.user, password: config.password, request_timeout: config.requestTimeoutMs, application: 'flowmap', log: { level: ClickHouseLogLevel.OFF } });
   return new ClickHouseStore(client, server, config, deps.logger);
 }
 

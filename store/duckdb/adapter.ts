@@ -43,7 +43,7 @@ export async function createDuckDBStore(config: DuckDBStoreConfig, deps: { logge
     throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `cannot open ${path}: ${message}`, { details: { path }, cause: err });
   }
   const connection = await instance.connect();
-  deps.logger.info({ path }, 'embedded store opened');
+  deps.logger.debug({ path }, 'embedded store opened');
   return new DuckDBStore(instance, connection, path, config);
 }
 

@@ -1,0 +1,32 @@
+# flowmap image: one image, every role; the command picks it (start | collector | worker | api | migrate).
+# Built on the current Node.js LTS; flowmap itself supports Node >= 20.
+FROM node:26-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY core ./core
+COPY store ./store
+COPY analyzer ./analyzer
+COPY api ./api
+COPY cli ./cli
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:26-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production \
+    FLOWMAP_API_HOST=0.0.0.0 \
+    FLOWMAP_DATA=/data
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY bin ./bin
+COPY migrations ./migrations
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME ["/data"]
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.FLOWMAP_API_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+ENTRYPOINT ["node", "dist/cli/main.js"]
+CMD ["start"]

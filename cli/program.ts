@@ -1,0 +1,123 @@
+// The `flowmap` command's definition (DESIGN.md §9); cli/main.ts runs it. Global options select the configuration; each command has
+// --help. Errors print as `flowmap: CODE: message` on stderr with exit status 1; usage errors exit 2.
+import { Command, Option, CommanderError } from 'commander';
+import { loadConfig, LOG_LEVELS, modeOf, type Config } from '../core/config.js';
+import { describeError, isFlowmapError } from '../core/errors.js';
+import { createLogger, type Logger } from '../core/logger.js';
+import { flowmapVersion } from '../core/version.js';
+import { createStore } from '../store/index.js';
+import { runRoles, stopOnSignals, type Role } from './roles.js';
+
+interface GlobalOptions {
+  config?: string;
+  data?: string;
+  logLevel?: string;
+}
+
+interface ServeOptions {
+  host?: string;
+  port?: string;
+}
+
+function configFrom(command: Command, extra: Record<string, unknown> = {}): Config {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  return loadConfig({ file: globals.config, overrides: { data: globals.data, 'log.level': globals.logLevel, ...extra } });
+}
+
+/** Long-running roles log JSON lines to stdout; one-shot commands keep stdout for their output. */
+function loggerFor(config: Config, toStderr: boolean): Logger {
+  return toStderr ? createLogger({ level: config.log.level }, process.stderr) : createLogger({ level: config.log.level });
+}
+
+async function serve(command: Command, roles: Role[], migrate: boolean): Promise<void> {
+  const options = command.opts<ServeOptions>();
+  const config = configFrom(command, { 'api.host': options.host, 'api.port': options.port });
+  const logger = loggerFor(config, false);
+  const running = await runRoles(config, logger, { roles: new Set(roles), migrate });
+  stopOnSignals(running, logger);
+}
+
+function serveOptions(command: Command): Command {
+  return command
+    .option('--host <address>', 'address the HTTP API binds (FLOWMAP_API_HOST, default 127.0.0.1)')
+    .option('--port <port>', 'HTTP API port (FLOWMAP_API_PORT, default 8080)');
+}
+
+export function buildProgram(): Command {
+  const program = new Command('flowmap')
+    .description('Flow telemetry collector and application dependency mapper.\nEmbedded mode (default): one process, DuckDB under --data. Service mode: set CLICKHOUSE_URL and REDIS_URL.')
+    .version(flowmapVersion(), '-V, --version', 'print the version')
+    .option('-c, --config <file>', 'YAML configuration file (FLOWMAP_CONFIG)')
+    .option('-d, --data <dir>', 'embedded-mode data directory (FLOWMAP_DATA, default ./data)')
+    .addOption(new Option('--log-level <level>', 'log level (FLOWMAP_LOG_LEVEL)').choices(LOG_LEVELS))
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  serveOptions(
+    program
+      .command('start')
+      .description('run every role in one process: store (migrated), job worker and HTTP API')
+      .action(async (_options: ServeOptions, command: Command) => serve(command, ['api', 'worker'], true)),
+  );
+  serveOptions(
+    program
+      .command('api')
+      .description('run the HTTP API role only (service mode; run `flowmap migrate` first)')
+      .action(async (_options: ServeOptions, command: Command) => serve(command, ['api'], false)),
+  );
+  program
+    .command('worker')
+    .description('run the job worker role only (service mode; run `flowmap migrate` first)')
+    .action(async (_options: unknown, command: Command) => serve(command, ['worker'], false));
+
+  program
+    .command('migrate')
+    .description('apply pending store migrations (ClickHouse in service mode, DuckDB otherwise)')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const config = configFrom(command);
+      const logger = loggerFor(config, true);
+      const store = await createStore(config, { logger });
+      try {
+        const report = await store.migrate();
+        const target = modeOf(config) === 'service' ? `ClickHouse ${await store.version()} database ${config.clickhouse.database}` : `DuckDB ${config.data}`;
+        if (options.json === true) {
+          process.stdout.write(`${JSON.stringify({ target, applied: report.applied.map((m) => ({ version: m.version, name: m.name })), alreadyApplied: report.alreadyApplied })}\n`);
+        } else if (report.applied.length === 0) {
+          process.stdout.write(`${target}: nothing to apply; all ${report.alreadyApplied} migrations already applied\n`);
+        } else {
+          process.stdout.write(`${target}: applied ${report.applied.length} migration(s): ${report.applied.map((m) => m.name).join(', ')}\n`);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+
+  program
+    .command('version')
+    .description('print the flowmap version')
+    .option('--json', 'print as JSON')
+    .action((options: { json?: boolean }) => {
+      const version = flowmapVersion();
+      process.stdout.write(options.json === true ? `${JSON.stringify({ version, node: process.version })}\n` : `flowmap ${version}\n`);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are "errors" to commander's exitOverride; they already printed.
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    process.stderr.write(`flowmap: ${describeError(err)}\n`);
+    if (!isFlowmapError(err) && err instanceof Error && err.stack !== undefined && process.env.FLOWMAP_DEBUG === '1') process.stderr.write(`${err.stack}\n`);
+    process.exitCode = 1;
+  }
+}
+

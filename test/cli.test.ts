@@ -1,0 +1,172 @@
+// End-to-end through the real `flowmap` command: embedded start/stop with signals, migrations
+// against a real ClickHouse, and readiness following ClickHouse and Redis outages in service mode.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, inCI, onPath, startClickHouse, startRedis, type ServiceHandle } from './services.js';
+
+const root = join(import.meta.dirname, '..');
+
+interface Flowmap {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function flowmap(args: string[], env: NodeJS.ProcessEnv = {}): Flowmap {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], {
+    cwd: root,
+    env: { ...process.env, CLICKHOUSE_URL: '', REDIS_URL: '', FLOWMAP_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  child.stdout?.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+  child.stderr?.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => text, exited };
+}
+
+async function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; output: string }> {
+  const p = flowmap(args, env);
+  const code = await p.exited;
+  return { code, output: p.output() };
+}
+
+async function status(url: string): Promise<{ code: number; body: Record<string, unknown> }> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(4000) });
+    return { code: response.status, body: (await response.json()) as Record<string, unknown> };
+  } catch {
+    return { code: 0, body: {} };
+  }
+}
+
+/** Polls until /readyz answers `want`, failing after `withinMs`. Returns the last body. */
+async function readyzBecomes(base: string, want: number, withinMs: number): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + withinMs;
+  let last = { code: 0, body: {} as Record<string, unknown> };
+  while (Date.now() < deadline) {
+    last = await status(`${base}/readyz`);
+    if (last.code === want) return last.body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`/readyz did not answer ${want} within ${withinMs} ms; last ${last.code} ${JSON.stringify(last.body)}`);
+}
+
+describe('flowmap start (embedded)', () => {
+  let data: string;
+  before(() => {
+    data = mkdtempSync(join(tmpdir(), 'flowmap-cli-'));
+  });
+  after(() => rmSync(data, { recursive: true, force: true }));
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`serves /healthz and /readyz within 15 s with no external service, and exits 0 on ${signal}`, async () => {
+      const port = await freePort();
+      const p = flowmap(['start', '--data', data, '--port', String(port)]);
+      try {
+        const body = await readyzBecomes(`http://127.0.0.1:${port}`, 200, 15_000);
+        assert.equal(body.status, 'ready');
+        const health = await status(`http://127.0.0.1:${port}/healthz`);
+        assert.equal(health.code, 200);
+        assert.equal(health.body.mode, 'embedded');
+        const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+        assert.match(await metrics.text(), /process_cpu_seconds_total/);
+        const docs = await fetch(`http://127.0.0.1:${port}/docs/json`);
+        assert.equal(((await docs.json()) as { openapi: string }).openapi, '3.0.3');
+      } finally {
+        p.child.kill(signal);
+      }
+      assert.equal(await p.exited, 0, p.output());
+      assert.match(p.output(), /"msg":"stopped"/);
+    });
+  }
+
+  it('refuses a second process on the same data directory with a clear message', async () => {
+    const port = await freePort();
+    const first = flowmap(['start', '--data', data, '--port', String(port)]);
+    try {
+      await readyzBecomes(`http://127.0.0.1:${port}`, 200, 15_000);
+      const second = await run(['migrate', '--data', data]);
+      assert.equal(second.code, 1);
+      assert.match(second.output, /FLOWMAP_STORE_LOCKED: .*--server/);
+    } finally {
+      first.child.kill('SIGTERM');
+    }
+    assert.equal(await first.exited, 0);
+  });
+
+  it('explains bad configuration and exits 1 without starting', async () => {
+    const result = await run(['start', '--data', data], { FLOWMAP_API_PORT: 'eighty' });
+    assert.equal(result.code, 1);
+    assert.match(result.output, /api\.port \(from FLOWMAP_API_PORT\) = "eighty"/);
+  });
+
+  it('prints help for every command and exits 2 on an unknown one', async () => {
+    for (const command of ['start', 'api', 'worker', 'migrate', 'version']) {
+      const result = await run([command, '--help']);
+      assert.equal(result.code, 0, command);
+      assert.match(result.output, new RegExp(`Usage: flowmap ${command}`));
+    }
+    assert.equal((await run(['no-such-command'])).code, 2);
+  });
+});
+
+const haveBinaries = onPath('clickhouse-server') && onPath('redis-server');
+const serviceSkip = haveBinaries ? false : 'clickhouse-server or redis-server not on PATH';
+if (serviceSkip !== false && inCI) throw new Error(`CI=true: ${serviceSkip}`);
+
+describe('flowmap in service mode (ClickHouse + BullMQ)', { skip: serviceSkip }, () => {
+  let clickhouse: ServiceHandle;
+  let redis: ServiceHandle;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    [clickhouse, redis] = await Promise.all([startClickHouse(), startRedis()]);
+    env = { CLICKHOUSE_URL: clickhouse.url, REDIS_URL: redis.url, CLICKHOUSE_DATABASE: 'flowmap_cli' };
+  });
+  after(async () => {
+    await Promise.all([clickhouse?.dispose(), redis?.dispose()]);
+  });
+
+  it('migrate applies the migrations, then a second run applies nothing and says so', async () => {
+    const first = await run(['migrate'], env);
+    assert.equal(first.code, 0, first.output);
+    assert.match(first.output, /ClickHouse 18\.\d+.*database flowmap_cli: applied 2 migration\(s\): 0001_flows\.sql, 0002_meta\.sql|ClickHouse .*applied 2 migration/);
+    const second = await run(['migrate'], env);
+    assert.equal(second.code, 0, second.output);
+    assert.match(second.output, /nothing to apply; all 2 migrations already applied/);
+    const json = await run(['migrate', '--json'], env);
+    assert.deepEqual((JSON.parse(json.output) as { applied: unknown[] }).applied, []);
+  });
+
+  it('readiness turns 503 within 5 s when ClickHouse or Redis stops, and 200 when it returns', async () => {
+    const port = await freePort();
+    const p = flowmap(['start', '--port', String(port)], env);
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      const ready = await readyzBecomes(base, 200, 20_000);
+      assert.equal(ready.status, 'ready');
+      assert.equal((await status(`${base}/healthz`)).body.mode, 'service');
+
+      await clickhouse.stop();
+      const down = await readyzBecomes(base, 503, 5_000);
+      assert.match(String(down.reason), /^store: /);
+      await clickhouse.start();
+      await readyzBecomes(base, 200, 20_000);
+
+      await redis.stop();
+      const noRedis = await readyzBecomes(base, 503, 5_000);
+      assert.match(String(noRedis.reason), /^jobs: /);
+      await redis.start();
+      await readyzBecomes(base, 200, 20_000);
+    } finally {
+      p.child.kill('SIGTERM');
+    }
+    assert.equal(await p.exited, 0, p.output());
+    assert.doesNotMatch(p.output(), /uncaught|unhandled/i);
+  });
+});
