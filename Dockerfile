@@ -22,10 +22,12 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY migrations ./migrations
+# Embedded mode (`start` without CLICKHOUSE_URL) keeps its DuckDB file in /data: mount a volume
+# there (docker run -v flowmap-data:/data …). Service-mode roles write nothing locally.
 RUN mkdir -p /data && chown node:node /data
 USER node
-VOLUME ["/data"]
 EXPOSE 8080
+# Probes the API; the worker role serves no HTTP, so its container disables this check.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.FLOWMAP_API_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 ENTRYPOINT ["node", "dist/cli/main.js"]

@@ -59,22 +59,15 @@ export async function createApi(config: ApiConfig, deps: ApiDeps): Promise<Api> 
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(healthRoutes({ checks: deps.checks, metrics, version: deps.version, mode: deps.mode }));
 
-  let listening = false;
   return {
     app,
     async start() {
       await app.listen({ host: config.host, port: config.port });
-      listening = true;
       const address = app.server.address();
       const port = address !== null && typeof address === 'object' ? address.port : config.port;
       return { host: config.host, port };
     },
     async stop() {
-      if (!listening) {
-        await app.close();
-        return;
-      }
-      listening = false;
       await app.close();
     },
   };

@@ -2,11 +2,11 @@
 // --help. Errors print as `flowmap: CODE: message` on stderr with exit status 1; usage errors exit 2.
 import { Command, Option, CommanderError } from 'commander';
 import { loadConfig, LOG_LEVELS, modeOf, type Config } from '../core/config.js';
-import { describeError, isFlowmapError } from '../core/errors.js';
+import { describeError, FlowmapError, isFlowmapError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { flowmapVersion } from '../core/version.js';
 import { createStore } from '../store/index.js';
-import { runRoles, stopOnSignals, type Role } from './roles.js';
+import { handleSignals, runRoles, type Role } from './roles.js';
 
 interface GlobalOptions {
   config?: string;
@@ -32,9 +32,23 @@ function loggerFor(config: Config, toStderr: boolean): Logger {
 async function serve(command: Command, roles: Role[], migrate: boolean): Promise<void> {
   const options = command.opts<ServeOptions>();
   const config = configFrom(command, { 'api.host': options.host, 'api.port': options.port });
+  if (roles.length === 1 && (modeOf(config) !== 'service' || config.redis.url === undefined)) {
+    // A lone api or worker role only makes sense when processes share a store and a queue: an
+    // embedded DuckDB file has one owner, and in-process jobs enqueued by an api process would
+    // never run.
+    throw new FlowmapError(
+      'FLOWMAP_CONFIG_INVALID',
+      `\`flowmap ${roles[0] ?? ''}\` runs one role of service mode and needs CLICKHOUSE_URL and REDIS_URL; use \`flowmap start\` to run everything in one process`,
+    );
+  }
   const logger = loggerFor(config, false);
-  const running = await runRoles(config, logger, { roles: new Set(roles), migrate });
-  stopOnSignals(running, logger);
+  const signals = handleSignals(logger);
+  try {
+    signals.serving(await runRoles(config, logger, { roles: new Set(roles), migrate, signal: signals.signal }));
+  } catch (err) {
+    signals.failed();
+    throw err;
+  }
 }
 
 function serveOptions(command: Command): Command {

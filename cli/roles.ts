@@ -4,17 +4,24 @@
 import { createApi } from '../api/server.js';
 import { createJobRunner, type JobRunner } from '../analyzer/jobs/index.js';
 import { modeOf, type Config } from '../core/config.js';
-import { describeError } from '../core/errors.js';
+import { describeError, FlowmapError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { flowmapVersion } from '../core/version.js';
 import { createStore, type Store } from '../store/index.js';
 
 export type Role = 'api' | 'worker';
 
+/** Longest an orderly shutdown may take before the process exits anyway. */
+const SHUTDOWN_DEADLINE_MS = 25_000;
+/** Running jobs get this long to finish on shutdown, inside SHUTDOWN_DEADLINE_MS. */
+const JOBS_STOP_TIMEOUT_MS = 15_000;
+
 export interface RunOptions {
   roles: ReadonlySet<Role>;
-  /** Apply pending migrations before serving (what `start` does). */
+  /** Apply pending migrations before serving (what `start` does); otherwise refuse to serve a store with pending ones. */
   migrate: boolean;
+  /** Aborted by a signal during start-up: stop starting, clean up, and resolve with what stopped. */
+  signal?: AbortSignal;
 }
 
 export interface Running {
@@ -40,17 +47,27 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
     stops.length = 0;
   };
 
+  const aborted = (): boolean => options.signal?.aborted === true;
   try {
     const store: Store = await createStore(config, { logger });
     stops.push(() => store.close());
     if (options.migrate) {
       const report = await store.migrate();
       logger.info({ applied: report.applied.map((m) => m.name), alreadyApplied: report.alreadyApplied }, 'migrations checked');
+    } else {
+      const pending = await store.pendingMigrations();
+      if (pending.length > 0) {
+        throw new FlowmapError('FLOWMAP_MIGRATION_PENDING', `the store has ${pending.length} migration(s) not applied (${pending.join(', ')}); run \`flowmap migrate\` first`, {
+          details: { pending },
+        });
+      }
     }
+    if (aborted()) return { stop: stopAll };
 
     const jobs: JobRunner = createJobRunner({ redisUrl: config.redis.url, prefix: config.redis.prefix, stopTimeoutMs: JOBS_STOP_TIMEOUT_MS }, { logger });
     stops.push(() => jobs.stop());
     if (options.roles.has('worker')) await jobs.start();
+    if (aborted()) return { stop: stopAll };
 
     let api: Running['api'];
     if (options.roles.has('api')) {
@@ -75,25 +92,21 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
   }
 }
 
-/** Longest an orderly shutdown may take before the process exits anyway. */
-const SHUTDOWN_DEADLINE_MS = 25_000;
-/** Running jobs get this long to finish on shutdown, inside SHUTDOWN_DEADLINE_MS. */
-const JOBS_STOP_TIMEOUT_MS = 15_000;
 
 /**
- * Keeps the process alive until SIGINT or SIGTERM, then stops everything and exits 0. Repeated
- * signals during shutdown are ignored: Ctrl-C under `npm start` reaches this process twice (from
- * the terminal and forwarded by npm). Shutdown is bounded by SHUTDOWN_DEADLINE_MS instead.
+ * Installs SIGINT/SIGTERM handling before anything starts. A signal during start-up aborts it
+ * (`signal`); once `serving(running)` was called, a signal stops everything and exits 0.
+ * Repeated signals are ignored: Ctrl-C under `npm start` reaches this process twice (from the
+ * terminal and forwarded by npm). Shutdown is bounded by SHUTDOWN_DEADLINE_MS instead.
  */
-export function stopOnSignals(running: Running, logger: Logger): void {
+export function handleSignals(logger: Logger): { signal: AbortSignal; serving(running: Running): void; failed(): void } {
+  const controller = new AbortController();
+  let running: Running | undefined;
   let stopping = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      logger.debug({ signal }, 'already shutting down');
-      return;
-    }
+
+  const stop = (): void => {
+    if (running === undefined || stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
     setTimeout(() => {
       logger.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown did not finish in time; exiting');
       process.exit(1);
@@ -112,6 +125,36 @@ export function stopOnSignals(running: Running, logger: Logger): void {
       },
     );
   };
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      logger.debug({ signal }, 'already shutting down');
+      return;
+    }
+    logger.info({ signal }, running === undefined ? 'signal during start-up; stopping' : 'shutting down');
+    controller.abort();
+    // During start-up a hung dependency (a ClickHouse that drops packets) could hold us far
+    // longer than an operator expects; the deadline applies from the signal on.
+    if (running === undefined) {
+      setTimeout(() => {
+        logger.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'start-up did not stop in time; exiting');
+        process.exit(1);
+      }, SHUTDOWN_DEADLINE_MS).unref();
+    }
+    stop();
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+
+  return {
+    signal: controller.signal,
+    serving(r: Running) {
+      running = r;
+      if (controller.signal.aborted) stop();
+    },
+    failed() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
 }

@@ -71,6 +71,16 @@ describe('configuration', () => {
     });
   });
 
+  it('names the flag a bad value came from and hides credentials inside URLs', () => {
+    assert.throws(() => loadConfig({ env: {}, overrides: { 'api.port': '0' } }), (err) => isFlowmapError(err) && /api\.port \(from --port\)/.test(err.message));
+    assert.throws(() => loadConfig({ env: { REDIS_URL: 'redis//:s3cret@host:6379', CLICKHOUSE_URL: 'ftp://u:hunter2@ch' } }), (err) => {
+      assert.ok(isFlowmapError(err, 'FLOWMAP_CONFIG_INVALID'));
+      assert.ok(!err.message.includes('s3cret') && !err.message.includes('hunter2'), err.message);
+      assert.match(err.message, /redis\.url \(from REDIS_URL\)/);
+      return true;
+    });
+  });
+
   it('explains an unreadable or non-mapping file', () => {
     assert.throws(() => loadConfig({ env: { FLOWMAP_CONFIG: '/nonexistent/flowmap.yaml' } }), (e) => isFlowmapError(e, 'FLOWMAP_CONFIG_FILE'));
     assert.throws(() => loadConfig({ env: { FLOWMAP_CONFIG: yamlFile('- a\n- b\n') } }), (e) => isFlowmapError(e, 'FLOWMAP_CONFIG_FILE') && /mapping/.test(e.message));

@@ -68,6 +68,22 @@ export const ENVIRONMENT: ReadonlyArray<readonly [variable: string, path: string
   ['FLOWMAP_REDIS_PREFIX', 'redis.prefix', 'BullMQ key prefix (default flowmap)'],
 ];
 
+/** Command-line flags and the config paths they set, for naming a flag in an error. */
+const FLAG_NAMES: Record<string, string> = { data: '--data', 'log.level': '--log-level', 'api.host': '--host', 'api.port': '--port' };
+
+/** A URL without its password (and user name kept), for logs and error messages. */
+export function redactUrl(text: string): string {
+  try {
+    const parsed = new URL(text);
+    if (parsed.password === '' && parsed.username === '') return text;
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    // Not a URL, but it may still carry "user:secret@" credentials.
+    return text.replace(/\/\/([^/@\s]*):[^/@\s]*@/, '//$1:***@');
+  }
+}
+
 export type Mode = 'embedded' | 'service';
 
 /** Service mode when ClickHouse is configured; Redis alone does not make a service-mode store. */
@@ -148,7 +164,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   for (const [path, value] of Object.entries(options.overrides ?? {})) {
     if (value === undefined) continue;
     setPath(merged, path, value);
-    origin.set(path, `--${path.replace('.', '-')}`);
+    origin.set(path, FLAG_NAMES[path] ?? `--${path}`);
   }
 
   const result = configSchema.safeParse(merged);
@@ -162,7 +178,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       return `unknown setting ${keys.join(', ')}${file !== undefined ? ` in ${file}` : ''}; allowed: ${allowedKeys(issue.path).join(', ')}`;
     }
     const value = getPath(merged, issue.path);
-    const shown = path.endsWith('password') ? '(hidden)' : JSON.stringify(value);
+    const shown = path.endsWith('password') ? '(hidden)' : typeof value === 'string' ? JSON.stringify(redactUrl(value)) : JSON.stringify(value);
     return `${path}${where !== path ? ` (from ${where})` : ''} = ${shown}: ${issue.message}`;
   });
   throw new FlowmapError('FLOWMAP_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });

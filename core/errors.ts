@@ -13,6 +13,7 @@ export const ErrorCodes = {
   FLOWMAP_MIGRATION_MISSING: 'an applied migration file is missing',
   FLOWMAP_MIGRATION_FAILED: 'a migration failed to apply',
   FLOWMAP_MIGRATION_NAME: 'a migration file name is not NNNN_name.sql',
+  FLOWMAP_MIGRATION_PENDING: 'the store has migrations not applied yet',
   FLOWMAP_STORE_UNAVAILABLE: 'the store cannot be reached',
   FLOWMAP_STORE_LOCKED: 'the embedded database is in use by another process',
   FLOWMAP_STORE_VERSION: 'the store server version is not supported',

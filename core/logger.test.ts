@@ -28,6 +28,15 @@ describe('rate-limited warnings', () => {
     assert.equal(out.lines().filter((l) => l.key === '192.0.2.1:bad-version' && l.msg === 'malformed datagram').length, 4, 'a new interval logs again');
   });
 
+  it('caps the lines of all keys together per interval', () => {
+    const out = capture();
+    const log = new RateLimitedLog(createLogger({ level: 'info' }, out.stream), 10, 60_000, 10_000, 50);
+    for (let i = 0; i < 500; i++) log.warn(`exporter-${i}`, {}, 'malformed datagram', 0);
+    assert.equal(out.lines().length, 50);
+    log.warn('exporter-0', {}, 'malformed datagram', 60_000);
+    assert.equal(out.lines().find((l) => l.msg === 'suppressed warnings over the global log budget')?.suppressed, 450);
+  });
+
   it('keeps its key table bounded under a flood of distinct keys', () => {
     const out = capture();
     const log = new RateLimitedLog(createLogger({ level: 'info' }, out.stream), 1, 60_000, 100);

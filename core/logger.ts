@@ -29,15 +29,26 @@ export function silentLogger(): Logger {
  */
 export class RateLimitedLog {
   private readonly windows = new Map<string, { start: number; count: number; suppressed: number }>();
+  /** Lines logged across all keys in the current interval: many distinct keys must not flood either. */
+  private global = { start: 0, count: 0, suppressed: 0 };
 
   constructor(
     private readonly logger: Logger,
     private readonly perInterval = 10,
     private readonly intervalMs = 60_000,
     private readonly maxKeys = 10_000,
+    private readonly globalPerInterval = 200,
   ) {}
 
   warn(key: string, fields: Record<string, unknown>, message: string, now = Date.now()): void {
+    if (now - this.global.start >= this.intervalMs) {
+      if (this.global.suppressed > 0) this.logger.warn({ suppressed: this.global.suppressed }, 'suppressed warnings over the global log budget');
+      this.global = { start: now, count: 0, suppressed: 0 };
+    }
+    if (this.global.count >= this.globalPerInterval) {
+      this.global.suppressed += 1;
+      return;
+    }
     let window = this.windows.get(key);
     if (window === undefined || now - window.start >= this.intervalMs) {
       if (window !== undefined && window.suppressed > 0) {
@@ -49,6 +60,7 @@ export class RateLimitedLog {
     }
     if (window.count < this.perInterval) {
       window.count += 1;
+      this.global.count += 1;
       this.logger.warn({ key, ...fields }, message);
     } else {
       window.suppressed += 1;

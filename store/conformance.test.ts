@@ -16,6 +16,7 @@ import { serviceUrl } from '../test/services.js';
 import { MIGRATIONS_ROOT } from './migrate.js';
 import type { AggregateKey, Store } from './port.js';
 import { createClickHouseStore } from './clickhouse/adapter.js';
+import { identifier, sql, toText } from './clickhouse/literal.js';
 import { createDuckDBStore } from './duckdb/adapter.js';
 
 const T0 = 1_763_000_000; // 2025-11-13, an hour boundary is irrelevant here
@@ -90,12 +91,14 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
     });
 
     it('applies every migration once and reports nothing to do on the second run', async () => {
+      assert.deepEqual(await store.pendingMigrations(), ['0001_flows.sql', '0002_meta.sql']);
       const first = await store.migrate();
       assert.deepEqual(first.applied.map((m) => m.name), ['0001_flows.sql', '0002_meta.sql']);
       assert.equal(first.alreadyApplied, 0);
       const second = await store.migrate();
       assert.equal(second.applied.length, 0);
       assert.equal(second.alreadyApplied, 2);
+      assert.deepEqual(await store.pendingMigrations(), []);
     });
 
     it('answers zero totals and no groups on an empty range', async () => {
@@ -185,7 +188,12 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
     });
 
     it('keeps versioned metadata: latest wins, history kept, deletes are tombstones', async () => {
+      const before = Math.floor(Date.now() / 1000) * 1000;
       const first = await store.meta.put('baselines', 'b1', { days: 28, groupBy: ['app', 'env'] });
+      const stored = await store.meta.get('baselines', 'b1');
+      assert.equal(stored?.updatedAt.getTime(), first.updatedAt.getTime(), 'get returns the time put reported, whatever the local time zone');
+      assert.ok(first.updatedAt.getTime() >= before && first.updatedAt.getTime() <= Date.now(), `updatedAt ${first.updatedAt.toISOString()} is now`);
+      assert.equal((await store.meta.list('baselines'))[0]?.updatedAt.getTime(), first.updatedAt.getTime());
       const second = await store.meta.put('baselines', 'b1', { days: 14 });
       assert.ok(second.version > first.version);
       assert.deepEqual((await store.meta.get('baselines', 'b1'))?.value, { days: 14 });
@@ -207,6 +215,33 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
       assert.deepEqual((await store.meta.list('exporters', { prefix: "e'" })).map((e) => e.key), ["e'x"]);
       assert.equal((await store.meta.list('exporters')).length, keys.length - 1);
       assert.deepEqual((await store.meta.list('exporters', { prefix: 'o' }))[0]?.value, { key: 'other' });
+    });
+
+    it('refuses metadata keys that are not valid Unicode and limits outside 1-100000', async () => {
+      await assert.rejects(store.meta.put('ns', 'a\ud800b', 1), (e) => isFlowmapError(e, 'FLOWMAP_BAD_REQUEST'));
+      await assert.rejects(store.meta.get('n\udc00s', 'k'), (e) => isFlowmapError(e, 'FLOWMAP_BAD_REQUEST'));
+      for (const limit of [0, 1.5, Number.NaN, 100_001]) {
+        await assert.rejects(store.meta.list('ns', { limit }), (e) => isFlowmapError(e, 'FLOWMAP_BAD_REQUEST'), String(limit));
+      }
+    });
+
+    it('writes a batch larger than one insert chunk whole', async () => {
+      const n = 60_001;
+      const batch = createFlowBatch(n);
+      batch.length = n;
+      const c = batch.columns;
+      for (let i = 0; i < n; i++) {
+        c.time_received[i] = T0 + 200_000 + (i % 3600);
+        c.time_start[i] = c.time_received[i] ?? 0;
+        c.time_end[i] = c.time_received[i] ?? 0;
+        c.exporter.set(EXPORTER, i * 16);
+        c.src_addr.set(A('10.9.0.1'), i * 16);
+        c.dst_addr.set(A('10.9.0.2'), i * 16);
+        c.bytes[i] = i;
+        c.packets[i] = 1;
+      }
+      await store.insertFlows(batch);
+      assert.deepEqual(await store.flowTotals({ from: T0 + 200_000, to: T0 + 300_000 }), { flows: n, bytes: (n * (n - 1)) / 2, packets: n });
     });
 
     it('refuses a migration that changed after it was applied, and one that went missing', async () => {
@@ -276,7 +311,7 @@ describeStore('clickhouse', ch.skip, async () => {
       await store.close();
       for (const other of extra) await other.close().catch(() => undefined);
       const admin = createClient({ url });
-      await admin.command({ query: `DROP DATABASE IF EXISTS ${database}` });
+      await admin.command({ query: toText(sql`DROP DATABASE IF EXISTS ${identifier(database)}`) });
       await admin.close();
     },
   };

@@ -91,27 +91,33 @@ export function splitStatements(text: string): string[] {
   return statements;
 }
 
+/**
+ * Checks the applied migrations against the files (refusing changed or missing ones) and returns
+ * the files not applied yet, in order.
+ */
+export async function pendingMigrations(target: MigrationTarget, files: MigrationFile[], dir: string): Promise<MigrationFile[]> {
+  await target.ensureLedger();
+  const applied = dedupe(await target.applied());
+  verifyApplied(applied, files, dir);
+  const done = new Set(applied.map((m) => m.version));
+  return files.filter((f) => !done.has(f.version));
+}
+
+/**
+ * Two `migrate` runs racing (ClickHouse has no transactional DDL or locks) may both record a
+ * version; statements are IF NOT EXISTS, so the second application is harmless, and the ledger is
+ * read one row per version.
+ */
+function dedupe(applied: AppliedMigration[]): AppliedMigration[] {
+  const byVersion = new Map<number, AppliedMigration>();
+  for (const m of applied) if (!byVersion.has(m.version)) byVersion.set(m.version, m);
+  return [...byVersion.values()].sort((a, b) => a.version - b.version);
+}
+
 export async function runMigrations(target: MigrationTarget, files: MigrationFile[], dir: string): Promise<MigrationReport> {
   await target.ensureLedger();
-  const applied = await target.applied();
-  const byVersion = new Map(files.map((f) => [f.version, f]));
-  for (const done of applied) {
-    const file = byVersion.get(done.version);
-    if (file === undefined) {
-      throw new FlowmapError(
-        'FLOWMAP_MIGRATION_MISSING',
-        `migration ${done.name} was applied to this store but is missing from ${dir}; this build is older than the store — run a build that has it`,
-        { details: { migration: done.name } },
-      );
-    }
-    if (file.checksum !== done.checksum) {
-      throw new FlowmapError(
-        'FLOWMAP_MIGRATION_CHANGED',
-        `migration ${file.name} changed after it was applied (recorded sha256 ${done.checksum.slice(0, 12)}…, file ${file.checksum.slice(0, 12)}…); add a new migration instead of editing an applied one`,
-        { details: { migration: file.name } },
-      );
-    }
-  }
+  const applied = dedupe(await target.applied());
+  verifyApplied(applied, files, dir);
   const appliedVersions = new Set(applied.map((m) => m.version));
   const report: MigrationReport = { applied: [], alreadyApplied: applied.length };
   for (const file of files) {
@@ -130,4 +136,25 @@ export async function runMigrations(target: MigrationTarget, files: MigrationFil
     report.applied.push({ version: file.version, name: file.name, checksum: file.checksum, appliedAt: new Date() });
   }
   return report;
+}
+
+function verifyApplied(applied: AppliedMigration[], files: MigrationFile[], dir: string): void {
+  const byVersion = new Map(files.map((f) => [f.version, f]));
+  for (const done of applied) {
+    const file = byVersion.get(done.version);
+    if (file === undefined) {
+      throw new FlowmapError(
+        'FLOWMAP_MIGRATION_MISSING',
+        `migration ${done.name} was applied to this store but is missing from ${dir}; this build is older than the store — run a build that has it`,
+        { details: { migration: done.name } },
+      );
+    }
+    if (file.checksum !== done.checksum) {
+      throw new FlowmapError(
+        'FLOWMAP_MIGRATION_CHANGED',
+        `migration ${file.name} changed after it was applied (recorded sha256 ${done.checksum.slice(0, 12)}…, file ${file.checksum.slice(0, 12)}…); add a new migration instead of editing an applied one`,
+        { details: { migration: file.name } },
+      );
+    }
+  }
 }

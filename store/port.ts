@@ -71,6 +71,8 @@ export interface Store {
   readonly kind: 'clickhouse' | 'duckdb';
   /** Applies pending migrations; refuses when an applied file changed or disappeared. */
   migrate(): Promise<MigrationReport>;
+  /** Names of migrations not applied yet; refuses (like migrate) when an applied one changed. */
+  pendingMigrations(): Promise<string[]>;
   insertFlows(batch: FlowBatch): Promise<void>;
   flowTotals(range: TimeRange): Promise<FlowTotals>;
   aggregateFlows(query: FlowAggregateQuery): Promise<FlowAggregateRow[]>;

@@ -85,6 +85,47 @@ describe('flowmap start (embedded)', () => {
     });
   }
 
+  it('runs under `npm start` and exits 0 when Ctrl-C reaches the whole process group', async () => {
+    const port = await freePort();
+    // detached: npm leads a new process group, as a shell's foreground job does.
+    const npm = spawn('npm', ['start', '--', '--data', data, '--port', String(port)], {
+      cwd: root,
+      detached: true,
+      env: { ...process.env, CLICKHOUSE_URL: '', REDIS_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    npm.stdout.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+    npm.stderr.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+    const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
+    try {
+      await readyzBecomes(`http://127.0.0.1:${port}`, 200, 15_000);
+    } finally {
+      process.kill(-(npm.pid ?? 0), 'SIGINT');
+    }
+    assert.equal(await exited, 0, text);
+    assert.match(text, /"msg":"stopped"/);
+  });
+
+  it('stops cleanly when the signal arrives during start-up', async () => {
+    const port = await freePort();
+    const p = flowmap(['start', '--data', data, '--port', String(port)]);
+    await new Promise<void>((resolve) => {
+      const check = (): void => (p.output().includes('flowmap starting') ? resolve() : void setTimeout(check, 10));
+      check();
+    });
+    p.child.kill('SIGTERM');
+    assert.equal(await p.exited, 0, p.output());
+  });
+
+  it('refuses to run the api or worker role alone without ClickHouse and Redis', async () => {
+    for (const role of ['api', 'worker']) {
+      const result = await run([role, '--data', data]);
+      assert.equal(result.code, 1);
+      assert.match(result.output, new RegExp(`flowmap ${role}\` runs one role of service mode and needs CLICKHOUSE_URL and REDIS_URL`));
+    }
+  });
+
   it('refuses a second process on the same data directory with a clear message', async () => {
     const port = await freePort();
     const first = flowmap(['start', '--data', data, '--port', String(port)]);
@@ -92,7 +133,7 @@ describe('flowmap start (embedded)', () => {
       await readyzBecomes(`http://127.0.0.1:${port}`, 200, 15_000);
       const second = await run(['migrate', '--data', data]);
       assert.equal(second.code, 1);
-      assert.match(second.output, /FLOWMAP_STORE_LOCKED: .*--server/);
+      assert.match(second.output, /FLOWMAP_STORE_LOCKED: .*is open in another flowmap process/);
     } finally {
       first.child.kill('SIGTERM');
     }
@@ -133,6 +174,9 @@ describe('flowmap in service mode (ClickHouse + BullMQ)', { skip: serviceSkip },
   });
 
   it('migrate applies the migrations, then a second run applies nothing and says so', async () => {
+    const early = await run(['api', '--port', String(await freePort())], env);
+    assert.equal(early.code, 1, 'the api role does not serve an unmigrated store');
+    assert.match(early.output, /FLOWMAP_MIGRATION_PENDING: .*run `flowmap migrate` first/);
     const first = await run(['migrate'], env);
     assert.equal(first.code, 0, first.output);
     assert.match(first.output, /ClickHouse 18\.\d+.*database flowmap_cli: applied 2 migration\(s\): 0001_flows\.sql, 0002_meta\.sql|ClickHouse .*applied 2 migration/);
@@ -156,6 +200,13 @@ describe('flowmap in service mode (ClickHouse + BullMQ)', { skip: serviceSkip },
       const down = await readyzBecomes(base, 503, 5_000);
       assert.match(String(down.reason), /^store: /);
       await clickhouse.start();
+      await readyzBecomes(base, 200, 20_000);
+
+      // A hung server (up, port open, answering nothing) must not hold /readyz either.
+      clickhouse.pause();
+      const hung = await readyzBecomes(base, 503, 5_000);
+      assert.match(String(hung.reason), /^store: /);
+      clickhouse.resume();
       await readyzBecomes(base, 200, 20_000);
 
       await redis.stop();

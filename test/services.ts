@@ -78,6 +78,10 @@ export interface ServiceHandle {
   stop(): Promise<void>;
   /** Starts it again on the same port after `stop()`. */
   start(): Promise<void>;
+  /** Freezes the server (SIGSTOP): it keeps its port but answers nothing, like a hung host. */
+  pause(): void;
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void;
   /** Stops it and removes its data directory. */
   dispose(): Promise<void>;
 }
@@ -104,10 +108,24 @@ class ProcessService implements ServiceHandle {
     const child = this.child;
     let exited = false;
     child.once('exit', () => { exited = true; });
-    await waitFor(async () => {
-      if (exited) throw new Error(`${this.command} exited during start-up; see ${log}\n${readFileSync(log, 'utf8').split('\n').slice(-20).join('\n')}`);
-      return this.ready();
-    }, 30_000, this.name, log);
+    try {
+      await waitFor(async () => {
+        if (exited) throw new Error(`${this.command} exited during start-up; see ${log}\n${readFileSync(log, 'utf8').split('\n').slice(-20).join('\n')}`);
+        return this.ready();
+      }, 30_000, this.name, log);
+    } catch (err) {
+      // A server that never became ready must not outlive the test run.
+      await this.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
   }
 
   async stop(): Promise<void> {
@@ -115,6 +133,7 @@ class ProcessService implements ServiceHandle {
     if (child === undefined) return;
     this.child = undefined;
     if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGCONT');
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       child.once('exit', () => { clearTimeout(timer); resolve(); });
@@ -167,7 +186,8 @@ export async function startClickHouse(): Promise<ServiceHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'flowmap-ch-'));
   mkdirSync(join(dir, 'data'), { recursive: true });
   const httpPort = await freePort();
-  const tcpPort = await freePort();
+  let tcpPort = await freePort();
+  while (tcpPort === httpPort) tcpPort = await freePort();
   const configPath = join(dir, 'config.xml');
   writeFileSync(configPath, clickhouseConfig(dir, httpPort, tcpPort));
   const url = `http://127.0.0.1:${httpPort}`;
@@ -217,7 +237,7 @@ function redisPing(port: number): Promise<boolean> {
 export async function startServicesForRun(log: (line: string) => void): Promise<() => Promise<void>> {
   const started: ServiceHandle[] = [];
   const starters: Record<ServiceName, () => Promise<ServiceHandle>> = { clickhouse: startClickHouse, redis: startRedis };
-  await Promise.all((['clickhouse', 'redis'] as const).map(async (name) => {
+  const results = await Promise.allSettled((['clickhouse', 'redis'] as const).map(async (name) => {
     const envName = ENV_URL[name];
     if (process.env[envName] !== undefined && process.env[envName] !== '') {
       log(`${name}: using ${envName}=${process.env[envName]}`);
@@ -235,6 +255,12 @@ export async function startServicesForRun(log: (line: string) => void): Promise<
     process.env[envName] = service.url;
     log(`${name}: started ${BINARY[name]} at ${service.url}`);
   }));
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure !== undefined) {
+    // One service failing must not leave the other running behind a failed run.
+    await Promise.all(started.map((s) => s.dispose()));
+    throw failure.reason;
+  }
   return async () => {
     await Promise.all(started.map((s) => s.dispose()));
   };

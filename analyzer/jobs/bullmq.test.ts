@@ -10,6 +10,9 @@ import { serviceUrl, startRedis } from '../../test/services.js';
 import { createBullmqRunner } from './index.js';
 import { eventually } from './testing.js';
 
+/** How soon a readiness probe must report a lost dependency. */
+const READINESS_BOUND_MS = 5000;
+
 /** The messages logged, to check what the runner reported without asserting on its wording much. */
 function capturedLogger(): { logger: ReturnType<typeof createLogger>; messages: string[] } {
   const messages: string[] = [];
@@ -25,7 +28,7 @@ function capturedLogger(): { logger: ReturnType<typeof createLogger>; messages: 
 }
 
 describe('BullMQ JobRunner when Redis goes away and comes back', { skip: serviceUrl('redis').skip }, () => {
-  it('ping() rejects within 2 s while Redis is down, recovers after restart, and nothing escapes to the process', { timeout: 90_000 }, async () => {
+  it('ping() rejects within 5 s while Redis is down, recovers after restart, and nothing escapes to the process', { timeout: 90_000 }, async () => {
     const faults: string[] = [];
     const onUncaught = (err: Error): void => { faults.push(`uncaughtException: ${err.message}`); };
     const onUnhandled = (reason: unknown): void => { faults.push(`unhandledRejection: ${String(reason)}`); };
@@ -45,7 +48,10 @@ describe('BullMQ JobRunner when Redis goes away and comes back', { skip: service
       const pingedAt = Date.now();
       await assert.rejects(runner.ping(), (err) => isFlowmapError(err, 'FLOWMAP_JOB_BACKEND'));
       const elapsed = Date.now() - pingedAt;
-      assert.ok(elapsed < 2000, `ping took ${elapsed} ms to fail`);
+      // ping() gives up after its own 1 s; the bound asserted is the readiness one (a probe must
+      // report "not ready" within 5 s), with room for a busy CI machine. It still fails a ping that
+      // waits out the reconnect or a queued command instead of answering.
+      assert.ok(elapsed < READINESS_BOUND_MS, `ping took ${elapsed} ms to fail, more than the ${READINESS_BOUND_MS} ms readiness bound`);
       // Callers get a coded error promptly instead of hanging on a queued command.
       await assert.rejects(runner.enqueue('echo', { n: 2 }), (err) => isFlowmapError(err, 'FLOWMAP_JOB_BACKEND'));
 

@@ -1,6 +1,9 @@
-// Configuration of the job runner, with its defaults. The analyzer's configuration schema feeds
-// these values; `createJobRunner` picks the backend from `redisUrl` alone (DESIGN §3: set in
-// service mode, absent in embedded mode).
+// Configuration of the job runner, with its defaults. There is no jobs section in flowmap's
+// configuration: the CLI (cli/roles.ts) passes `redisUrl` and `prefix` from its `redis.url` and
+// `redis.prefix` settings (core/config.ts; REDIS_URL, FLOWMAP_REDIS_PREFIX) and a fixed
+// `stopTimeoutMs` that fits its shutdown deadline; the other fields keep their defaults there.
+// `createJobRunner` picks the backend from `redisUrl` alone (DESIGN §3: set in service mode,
+// absent in embedded mode).
 
 export interface JobsConfig {
   /** Service mode: jobs go through BullMQ on this Redis. Absent: jobs run in this process. */

@@ -3,7 +3,10 @@
 // throws). ioredis reconnects on its own; this module only makes sure the errors it reports in
 // the meantime are logged at a bounded rate and the recovery is logged once.
 import { Redis, type RedisOptions } from 'ioredis';
+import { redactUrl } from '../../core/config.js';
 import type { Logger, RateLimitedLog } from '../../core/logger.js';
+
+export { redactUrl };
 
 /**
  * producer: enqueue, reads and schedules for API and worker. Fails fast while Redis is away
@@ -67,15 +70,4 @@ export function readyWithin(client: Redis, ms: number): Promise<void> {
     }, ms);
     client.once('ready', onReady);
   });
-}
-
-/** The URL without its password, for logs and error messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable redis url)';
-  }
 }

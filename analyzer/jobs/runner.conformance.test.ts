@@ -334,17 +334,30 @@ function describeRunner(title: string, skip: string | false, makeHarness: () => 
 
     it('stop() gives up waiting for a job that ignores its signal after stopTimeoutMs', { timeout: 30_000 }, async () => {
       const runner = harness.open({ stopTimeoutMs: 200 });
-      const started = deferred();
+      const started = deferred<AbortSignal>();
       const release = deferred();
-      runner.register('stubborn', async () => {
-        started.resolve();
-        await release.promise;
+      const returned = deferred();
+      let finished = false;
+      runner.register('stubborn', async (job) => {
+        started.resolve(job.signal);
+        try {
+          await release.promise;
+        } finally {
+          finished = true;
+          returned.resolve();
+        }
       });
       await runner.start();
       await runner.enqueue('stubborn', {});
-      await started.promise;
+      const signal = await started.promise;
+      // Resolving at all is the point: the handler is held until after stop() returns, so a stop()
+      // that waited for it would never resolve and the test would time out.
       await runner.stop();
+      assert.equal(finished, false, 'stop() resolved while the handler was still running');
+      assert.equal(signal.aborted, true, "the handler's signal was aborted");
+      await assert.rejects(runner.enqueue('stubborn', {}), rejectsWith('FLOWMAP_JOB_BACKEND', /runner is stopped; cannot enqueue/));
       release.resolve();
+      await returned.promise;
     });
 
     it('a job name without a handler: in-process refuses it at enqueue; BullMQ fails it once, without retry', { timeout: 20_000 }, async () => {

@@ -6,5 +6,5 @@ CREATE TABLE IF NOT EXISTS meta
     version UBIGINT NOT NULL,
     value VARCHAR NOT NULL,
     deleted BOOLEAN NOT NULL,
-    updated_at TIMESTAMP NOT NULL
+    updated_at UINTEGER NOT NULL -- Unix seconds: TIMESTAMP would be read back in local time
 );

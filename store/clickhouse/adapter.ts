@@ -4,12 +4,14 @@
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { redactUrl } from '../../core/config.js';
 import { FlowmapError } from '../../core/errors.js';
 import { FLOW_COLUMNS, validateFlowBatch, type FlowBatch } from '../../core/flow.js';
 import type { Logger } from '../../core/logger.js';
-import { MIGRATIONS_ROOT, readMigrations, runMigrations } from '../migrate.js';
+import { MIGRATIONS_ROOT, pendingMigrations, readMigrations, runMigrations, type MigrationTarget } from '../migrate.js';
 import type { AggregateKey, AppliedMigration, FlowAggregateQuery, FlowAggregateRow, FlowTotals, JsonValue, MetaEntry, MetaStore, MigrationReport, Store, TimeRange } from '../port.js';
-import { ADDRESS_KEYS, addressFromHex, batchFromRows, checkAggregateQuery, checkNamespaceKey, checkRange, checkReadLimit, nextVersion, READ_ORDER } from '../shared.js';
+import { checkAggregateQuery, checkMetaLimit, checkNamespaceKey, checkRange, checkReadLimit } from '../checks.js';
+import { ADDRESS_KEYS, addressFromHex, batchFromRows, nextVersion, READ_ORDER } from '../rows.js';
 import { encodeTsv, FLOW_COLUMN_NAMES } from './insert.js';
 import { identifier, joinSql, lit, sql, toText, type Sql } from './literal.js';
 
@@ -26,7 +28,7 @@ export interface ClickHouseStoreConfig {
 /** Oldest server flowmap supports (DESIGN.md §5). */
 export const MIN_SERVER_VERSION: readonly [number, number] = [18, 16];
 const PING_TIMEOUT_MS = 2000;
-/** Rows per INSERT request; large batches are split so one request stays a few MB. */
+/** Rows encoded per chunk of an INSERT body, so a large batch is never one huge string. */
 const INSERT_CHUNK_ROWS = 50_000;
 
 export async function createClickHouseStore(config: ClickHouseStoreConfig, deps: { logger: Logger }): Promise<Store> {
@@ -74,32 +76,47 @@ class ClickHouseStore implements Store {
     return result.json<Record<string, unknown>>();
   }
 
+  private migrationTarget(): MigrationTarget {
+    return {
+      ensureLedger: () =>
+        this.command(sql`CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, checksum String, applied_at DateTime) ENGINE = MergeTree ORDER BY version`),
+      applied: async (): Promise<AppliedMigration[]> =>
+        (await this.rows(sql`SELECT version, name, checksum, toUnixTimestamp(applied_at) AS applied_at FROM schema_migrations ORDER BY version`)).map((r) => ({
+          version: Number(r.version),
+          name: String(r.name),
+          checksum: String(r.checksum),
+          appliedAt: new Date(Number(r.applied_at) * 1000),
+        })),
+      // Migration files are trusted code shipped with flowmap, not request values.
+      execute: async (statement) => {
+        await this.client.command({ query: statement });
+      },
+      record: (m) =>
+        this.command(sql`INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (${lit.uint(m.version, 32)}, ${lit.string(m.name)}, ${lit.string(m.checksum)}, now())`),
+    };
+  }
+
+  private migrationsDir(): string {
+    return this.config.migrationsDir ?? join(MIGRATIONS_ROOT, 'clickhouse');
+  }
+
   async migrate(): Promise<MigrationReport> {
     await this.checkServerVersion();
     // The database itself must exist before a client bound to it can run anything.
     await this.server.command({ query: toText(sql`CREATE DATABASE IF NOT EXISTS ${identifier(this.config.database)}`) });
-    const dir = this.config.migrationsDir ?? join(MIGRATIONS_ROOT, 'clickhouse');
-    return runMigrations(
-      {
-        ensureLedger: () =>
-          this.command(sql`CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, checksum String, applied_at DateTime) ENGINE = MergeTree ORDER BY version`),
-        applied: async (): Promise<AppliedMigration[]> =>
-          (await this.rows(sql`SELECT version, name, checksum, toUnixTimestamp(applied_at) AS applied_at FROM schema_migrations ORDER BY version`)).map((r) => ({
-            version: Number(r.version),
-            name: String(r.name),
-            checksum: String(r.checksum),
-            appliedAt: new Date(Number(r.applied_at) * 1000),
-          })),
-        // Migration files are trusted code shipped with flowmap, not request values.
-        execute: async (statement) => {
-          await this.client.command({ query: statement });
-        },
-        record: (m) =>
-          this.command(sql`INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (${lit.uint(m.version, 32)}, ${lit.string(m.name)}, ${lit.string(m.checksum)}, now())`),
-      },
-      readMigrations(dir),
-      dir,
-    );
+    const dir = this.migrationsDir();
+    return runMigrations(this.migrationTarget(), readMigrations(dir), dir);
+  }
+
+  async pendingMigrations(): Promise<string[]> {
+    await this.checkServerVersion();
+    const [exists] = await (
+      await this.server.query({ query: toText(sql`SELECT count() AS n FROM system.databases WHERE name = ${lit.string(this.config.database)}`), format: 'JSONEachRow' })
+    ).json<{ n: string }>();
+    const dir = this.migrationsDir();
+    const files = readMigrations(dir);
+    if (Number(exists?.n ?? 0) === 0) return files.map((f) => f.name);
+    return (await pendingMigrations(this.migrationTarget(), files, dir)).map((m) => m.name);
   }
 
   private async checkServerVersion(): Promise<void> {
@@ -114,15 +131,20 @@ class ClickHouseStore implements Store {
   async insertFlows(batch: FlowBatch): Promise<void> {
     const problem = validateFlowBatch(batch);
     if (problem !== undefined) throw new FlowmapError('FLOWMAP_BATCH_INVALID', `flow batch refused: ${problem}`, { status: 400 });
-    for (let start = 0; start < batch.length; start += INSERT_CHUNK_ROWS) {
-      const end = Math.min(batch.length, start + INSERT_CHUNK_ROWS);
-      await this.client.insert({
-        table: 'flows',
-        values: Readable.from([Buffer.from(encodeTsv(batch, start, end), 'utf8')], { objectMode: false }),
-        format: 'TabSeparated',
-        columns: FLOW_COLUMN_NAMES as [string, ...string[]],
-      });
+    if (batch.length === 0) return;
+    // One INSERT per batch, its body streamed in chunks: a batch lands whole or not at all, so a
+    // retried batch cannot leave a duplicated prefix behind.
+    function* chunks(): Generator<Buffer> {
+      for (let start = 0; start < batch.length; start += INSERT_CHUNK_ROWS) {
+        yield Buffer.from(encodeTsv(batch, start, Math.min(batch.length, start + INSERT_CHUNK_ROWS)), 'utf8');
+      }
     }
+    await this.client.insert({
+      table: 'flows',
+      values: Readable.from(chunks(), { objectMode: false }),
+      format: 'TabSeparated',
+      columns: FLOW_COLUMN_NAMES as [string, ...string[]],
+    });
   }
 
   async flowTotals(range: TimeRange): Promise<FlowTotals> {
@@ -179,7 +201,9 @@ class ClickHouseStore implements Store {
       timer = setTimeout(() => reject(new Error(`no answer within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
     });
     try {
-      const result = await Promise.race([this.client.ping(), timeout]);
+      // A SELECT, not /ping: it proves the credentials and the database too, and it is aborted
+      // rather than left in the connection pool when it times out.
+      const result = await Promise.race([this.client.ping({ select: true, abort_signal: AbortSignal.timeout(PING_TIMEOUT_MS) }), timeout]);
       if (!result.success) throw result.error;
     } catch (err) {
       throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `ClickHouse at ${redactUrl(this.config.url)} is unreachable: ${err instanceof Error ? err.message : String(err)}`, {
@@ -200,16 +224,6 @@ class ClickHouseStore implements Store {
   async close(): Promise<void> {
     await Promise.all([this.client.close(), this.server.close()]);
     this.logger.debug('clickhouse client closed');
-  }
-}
-
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
   }
 }
 
@@ -251,7 +265,7 @@ class ClickHouseMeta implements MetaStore {
   async list(namespace: string, options: { prefix?: string; limit?: number } = {}): Promise<MetaEntry[]> {
     checkNamespaceKey(namespace);
     const prefix = options.prefix ?? '';
-    const limit = Math.max(1, Math.min(options.limit ?? 10_000, 100_000));
+    const limit = checkMetaLimit(options.limit);
     // substring() rather than startsWith(): the latter is not on every 18.x release.
     const rows = await this.store.rows(
       // Aliases differ from column names: ClickHouse substitutes an alias for a same-named column

@@ -8,9 +8,7 @@ const HEX = Array.from({ length: 256 }, (_, b) => `\\x${b.toString(16).padStart(
 
 /** ClickHouse TSV escaping (docs: formats/TabSeparated): backslash, tab, newline, CR, NUL. */
 export function escapeTsv(value: string): string {
-   
   if (!/[\\\t\n\r\0]/.test(value)) return value;
-   
   return value.replace(/[\\\t\n\r\0]/g, (ch) => (ch === '\\' ? '\\\\' : ch === '\t' ? '\\t' : ch === '\n' ? '\\n' : ch === '\r' ? '\\r' : '\\0'));
 }
 

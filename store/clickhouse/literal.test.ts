@@ -315,6 +315,49 @@ void describe('sql template and joinSql', () => {
     refused(() => sql`SELECT 1 -- trailing`, /ends inside/);
   });
 
+  void it('treats // as a line comment and ends line comments at \\n only, as ClickHouse does', () => {
+    const x = lit.uint(1, 8);
+    refused(() => sql`SELECT 1 // ${x}`, /lineComment/);
+    refused(() => sql`SELECT 1 -- note\r${x}`, /lineComment/);
+    refused(() => sql`SELECT 1 // trailing`, /ends inside/);
+    assert.equal(sql`SELECT 1 // note\n, ${x}`.text, 'SELECT 1 // note\n, 1');
+    assert.equal(sql`SELECT 4 / 2, ${x}`.text, 'SELECT 4 / 2, 1');
+  });
+
+  void it('refuses $ anywhere in the template: later ClickHouse reads $$…$$ and $tag$…$tag$ as heredoc strings', () => {
+    const x = lit.string("'); DROP TABLE t; --");
+    // On ClickHouse 26.x the fragment would be the text of the heredoc, its quotes no longer quotes.
+    refused(() => sql`SELECT $$${x}$$`, /"\$".*heredoc/);
+    refused(() => sql`SELECT $tag$${x}$tag$`, /heredoc/);
+    refused(() => sql`SELECT $$a$$`, /heredoc/);
+    refused(() => sql`SELECT ${x} AS a$b`, /heredoc/);
+    // Inside a quoted string of the template it is refused as well: the rule is on characters.
+    refused(() => sql`SELECT '$' AS ${identifier('a')}`, /heredoc/);
+    // A fragment may still carry $ inside its own quotes.
+    assert.equal(sql`SELECT ${lit.string('$$x$$')}`.text, "SELECT '$$x$$'");
+  });
+
+  void it('refuses # anywhere in the template: later ClickHouse reads "# " and "#!" as line comments', () => {
+    const x = lit.uint(1, 8);
+    refused(() => sql`SELECT 1 # ${x}`, /"#".*line comment/);
+    refused(() => sql`SELECT 1 #! ${x}`, /line comment/);
+    refused(() => sql`SELECT ${x} # trailing`, /line comment/);
+    refused(() => sql`SELECT ${x} AS \`a#b\``, /line comment/);
+    refused(() => sql`SELECT 1 -- # ${x}`, /"#"/);
+    assert.equal(sql`SELECT ${lit.string('# not a comment')}`.text, "SELECT '# not a comment'");
+  });
+
+  void it('refuses /* inside a block comment, which 18.16 does not nest and later releases do', () => {
+    const x = lit.uint(1, 8);
+    // 18.16 ends the comment at the first */ and would run the fragment; 26.x nests and would not.
+    refused(() => sql`SELECT 1 /* a /* b */ ${x} */`, /inside a block comment/);
+    refused(() => sql`SELECT 1 /* a /* b */ */, ${x}`, /inside a block comment/);
+    refused(() => sql`SELECT 1 /* /*/ ${x}`, /inside a block comment/);
+    refused(() => sql`SELECT 1 /*/* */, ${x}`, /inside a block comment/);
+    // Comments one after another, or a /* inside a quote, are fine.
+    assert.equal(sql`SELECT /* a */ /* b */ ${x}, '/*' /**/`.text, "SELECT /* a */ /* b */ 1, '/*' /**/");
+  });
+
   void it('joins fragments with a constant separator of letters, commas and whitespace', () => {
     const parts = [lit.uint(1, 8), lit.string('a')];
     assert.equal(joinSql(parts, ', ').text, "1, 'a'");
@@ -480,6 +523,13 @@ void describe('literals against ClickHouse', { skip: clickhouse.skip }, () => {
       cases.push([lit.uint(Number.MAX_SAFE_INTEGER, 64), '9007199254740991'], [lit.int(-Number.MAX_SAFE_INTEGER, 64), '-9007199254740991']);
       const result = await row(sql`SELECT ${lit.array(cases.map(([fragment]) => sql`toString(${fragment})`))} AS v`);
       assert.deepEqual(result.v, cases.map(([, expected]) => expected));
+    });
+
+    void it('reads comments where the template guard does: // is a comment, and only \\n ends a line comment', async () => {
+      // Each query is template text only: the guard says it ends in code, and the server agrees.
+      assert.deepEqual(await rows(sql`SELECT 1 AS a // , 2 AS b\n`), [{ a: 1 }]);
+      assert.deepEqual(await rows(sql`SELECT 1 AS a -- x\r, 2 AS b\n, 3 AS c`), [{ a: 1, c: 3 }]);
+      assert.deepEqual(await rows(sql`SELECT 1 AS a /* x */, 2 AS b`), [{ a: 1, b: 2 }]);
     });
 
     void it('evaluates a negative number after a minus sign as subtraction, not a comment', async () => {

@@ -12,7 +12,9 @@
 // Every constructor validates its value and throws FLOWMAP_BAD_LITERAL (HTTP 400) naming the
 // value and what is allowed, rather than writing something ClickHouse would read differently.
 // What each one emits, and why, is documented beside it; the behaviour is checked against a real
-// ClickHouse 18.16 in literal.test.ts.
+// ClickHouse 18.16 in literal.test.ts. The `sql` tag's guard on template text is written for every
+// release from 18.16 on (newer ones lex more than 18.16 does: `#` comments, nested comments,
+// `$$` heredoc strings), since the server flowmap talks to may be any of them.
 
 import { FlowmapError } from '../../core/errors.js';
 
@@ -79,21 +81,45 @@ function requireList(values: readonly Sql[], where: string): void {
 type LexState = 'code' | 'quote' | 'dquote' | 'backquote' | 'lineComment' | 'blockComment';
 
 /**
+ * Characters refused anywhere in a template's text. Releases after 18.16 read `#` followed by a
+ * space or `!` as a line comment, and `$` as the start of a heredoc string (`$$…$$`, `$tag$…$tag$`)
+ * or as part of a bare word (`a$b`), none of which 18.16 knows. Tracking which release the server
+ * is would make the guard depend on it; flowmap's queries never need either character outside a
+ * literal (a fragment may still carry them inside its own quotes), so the tag refuses them outright.
+ */
+const FORBIDDEN_IN_TEMPLATE: ReadonlyMap<string, string> = new Map([
+  ['#', 'ClickHouse releases after 18.16 read `# ` and `#!` as the start of a line comment'],
+  ['$', 'ClickHouse releases after 18.16 read `$$…$$` and `$tag$…$tag$` as heredoc strings'],
+]);
+
+/**
  * Advances a small ClickHouse lexer over trusted template text. Only quotes and comments matter:
  * a fragment interpolated inside `'…'` (the classic `'${x}'` mistake) would turn the fragment's
  * own quotes into the end of the author's string and put its content in code position; inside a
- * comment it would silently vanish. 18.16 has `--` and non-nesting `/* *\/` comments and no `#`.
+ * comment it would silently vanish. Comments are `--` and `//` to the end of the line (`\n` only:
+ * a `\r` does not end one), and `/* *\/`, which 18.16 does not nest and later releases do. Where
+ * the releases disagree the template is refused rather than lexed one way: `/*` inside a block
+ * comment is refused, as are `#` and `$` anywhere (FORBIDDEN_IN_TEMPLATE).
  */
-function lex(state: LexState, text: string): LexState {
+function lex(state: LexState, text: string, index: number): LexState {
   let s = state;
   for (let i = 0; i < text.length; i++) {
-    const c = text[i];
+    const c = text[i]!;
+    const why = FORBIDDEN_IN_TEMPLATE.get(c);
+    if (why !== undefined) {
+      throw bad(`sql template text contains ${JSON.stringify(c)}, which is refused anywhere in a template: ${why}, so an interpolation next to it could be read as text or vanish; put such a character in a literal (lit.string) instead`, {
+        where: 'sql',
+        index,
+        character: c,
+      });
+    }
     switch (s) {
       case 'code':
         if (c === "'") s = 'quote';
         else if (c === '"') s = 'dquote';
         else if (c === '`') s = 'backquote';
         else if (c === '-' && text[i + 1] === '-') { s = 'lineComment'; i++; }
+        else if (c === '/' && text[i + 1] === '/') { s = 'lineComment'; i++; }
         else if (c === '/' && text[i + 1] === '*') { s = 'blockComment'; i++; }
         break;
       case 'quote':
@@ -109,9 +135,15 @@ function lex(state: LexState, text: string): LexState {
         break;
       }
       case 'lineComment':
-        if (c === '\n' || c === '\r') s = 'code';
+        if (c === '\n') s = 'code';
         break;
       case 'blockComment':
+        if (c === '/' && text[i + 1] === '*') {
+          throw bad('sql template has /* inside a block comment: ClickHouse 18.16 ends the comment at the first */, later releases nest it, so they disagree about where the comment ends', {
+            where: 'sql',
+            index,
+          });
+        }
         if (c === '*' && text[i + 1] === '/') { s = 'code'; i++; }
         break;
     }
@@ -124,7 +156,9 @@ function lex(state: LexState, text: string): LexState {
  * interpolations are fragments: sql`SELECT count() FROM ${table} WHERE port = ${lit.uint(p, 16)}`.
  * A plain string or number does not type-check and is refused at run time; so is an interpolation
  * inside a quoted string, quoted identifier or comment of the template, and a template that ends
- * inside one (its fragment would swallow whatever it is later joined to).
+ * inside one (its fragment would swallow whatever it is later joined to). Template text containing
+ * `#` or `$`, or `/*` inside a block comment, is refused too: ClickHouse releases lex those
+ * differently (see `lex`).
  */
 export function sql(strings: TemplateStringsArray, ...values: readonly Sql[]): Sql {
   // A real template object is frozen and carries `raw`; an array built at run time (perhaps from
@@ -139,7 +173,7 @@ export function sql(strings: TemplateStringsArray, ...values: readonly Sql[]): S
     const part = strings[i];
     if (part === undefined) throw bad('sql template contains an invalid escape sequence', { where: 'sql', index: i });
     text += part;
-    state = lex(state, part);
+    state = lex(state, part, i);
     if (i === values.length) break;
     const value = values[i];
     requireSql(value, `sql interpolation #${i + 1}`);

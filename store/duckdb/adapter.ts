@@ -8,9 +8,10 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBValue, version as duc
 import { FLOW_COLUMNS, validateFlowBatch, type FlowBatch } from '../../core/flow.js';
 import { FlowmapError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import { MIGRATIONS_ROOT, readMigrations, runMigrations } from '../migrate.js';
+import { MIGRATIONS_ROOT, pendingMigrations, readMigrations, runMigrations, type MigrationTarget } from '../migrate.js';
 import type { AppliedMigration, FlowAggregateQuery, FlowAggregateRow, FlowTotals, JsonValue, MetaEntry, MetaStore, MigrationReport, Store, TimeRange } from '../port.js';
-import { ADDRESS_KEYS, addressFromHex, batchFromRows, checkAggregateQuery, checkNamespaceKey, checkRange, checkReadLimit, nextVersion, READ_ORDER } from '../shared.js';
+import { checkAggregateQuery, checkMetaLimit, checkNamespaceKey, checkRange, checkReadLimit } from '../checks.js';
+import { ADDRESS_KEYS, addressFromHex, batchFromRows, nextVersion, READ_ORDER } from '../rows.js';
 
 export interface DuckDBStoreConfig {
   /** Data directory; the database is `<dir>/flowmap.duckdb`. ':memory:' for a private in-memory store. */
@@ -36,7 +37,7 @@ export async function createDuckDBStore(config: DuckDBStoreConfig, deps: { logge
     if (/lock/i.test(message)) {
       throw new FlowmapError(
         'FLOWMAP_STORE_LOCKED',
-        `${path} is open in another flowmap process; while \`flowmap start\` runs, use its API (--server URL) instead of opening the file`,
+        `${path} is open in another flowmap process (embedded mode has one owner); stop it first, or use the running server's HTTP API`,
         { details: { path }, cause: err },
       );
     }
@@ -62,6 +63,7 @@ class DuckDBStore implements Store {
   readonly meta: MetaStore;
   private readonly serial = new Serial();
   private closed = false;
+  private probe: DuckDBConnection | undefined;
 
   constructor(
     private readonly instance: DuckDBInstance,
@@ -91,25 +93,34 @@ class DuckDBStore implements Store {
     if (this.closed) throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `embedded store ${this.path} is closed`);
   }
 
+  private migrationTarget(): MigrationTarget {
+    return {
+      ensureLedger: () =>
+        this.run('CREATE TABLE IF NOT EXISTS schema_migrations (version UINTEGER PRIMARY KEY, name VARCHAR NOT NULL, checksum VARCHAR NOT NULL, applied_at UINTEGER NOT NULL)'),
+      applied: async (): Promise<AppliedMigration[]> =>
+        (await this.rows('SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version')).map((r) => ({
+          version: Number(r.version),
+          name: String(r.name),
+          checksum: String(r.checksum),
+          appliedAt: new Date(Number(r.applied_at) * 1000),
+        })),
+      execute: (statement) => this.run(statement),
+      record: (m) => this.run('INSERT INTO schema_migrations VALUES ($1, $2, $3, $4)', [m.version, m.name, m.checksum, Math.floor(Date.now() / 1000)]),
+    };
+  }
+
+  private migrationsDir(): string {
+    return this.config.migrationsDir ?? join(MIGRATIONS_ROOT, 'duckdb');
+  }
+
   async migrate(): Promise<MigrationReport> {
-    const dir = this.config.migrationsDir ?? join(MIGRATIONS_ROOT, 'duckdb');
-    return runMigrations(
-      {
-        ensureLedger: () =>
-          this.run('CREATE TABLE IF NOT EXISTS schema_migrations (version UINTEGER PRIMARY KEY, name VARCHAR NOT NULL, checksum VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)'),
-        applied: async (): Promise<AppliedMigration[]> =>
-          (await this.rows('SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version')).map((r) => ({
-            version: Number(r.version),
-            name: String(r.name),
-            checksum: String(r.checksum),
-            appliedAt: r.applied_at as Date,
-          })),
-        execute: (statement) => this.run(statement),
-        record: (m) => this.run('INSERT INTO schema_migrations VALUES ($1, $2, $3, now()::TIMESTAMP)', [m.version, m.name, m.checksum]),
-      },
-      readMigrations(dir),
-      dir,
-    );
+    const dir = this.migrationsDir();
+    return runMigrations(this.migrationTarget(), readMigrations(dir), dir);
+  }
+
+  async pendingMigrations(): Promise<string[]> {
+    const dir = this.migrationsDir();
+    return (await pendingMigrations(this.migrationTarget(), readMigrations(dir), dir)).map((m) => m.name);
   }
 
   async insertFlows(batch: FlowBatch): Promise<void> {
@@ -197,8 +208,14 @@ class DuckDBStore implements Store {
     return batchFromRows(rows);
   }
 
+  /**
+   * Answers on a connection of its own, so a long query on the main connection does not make the
+   * embedded store look unavailable to /readyz.
+   */
   async ping(): Promise<void> {
-    await this.rows('SELECT 1 AS ok');
+    this.assertOpen();
+    this.probe ??= await this.instance.connect();
+    await this.probe.run('SELECT 1');
   }
 
   version(): Promise<string> {
@@ -209,6 +226,7 @@ class DuckDBStore implements Store {
     await this.serial.run(() => {
       if (this.closed) return Promise.resolve();
       this.closed = true;
+      this.probe?.closeSync();
       this.connection.closeSync();
       this.instance.closeSync();
       return Promise.resolve();
@@ -233,7 +251,7 @@ class DuckDBMeta implements MetaStore {
   async put(namespace: string, key: string, value: JsonValue): Promise<MetaEntry> {
     checkNamespaceKey(namespace, key);
     const version = nextVersion();
-    await this.store.run('INSERT INTO meta VALUES ($1, $2, $3, $4, false, to_timestamp($5)::TIMESTAMP)', [
+    await this.store.run('INSERT INTO meta VALUES ($1, $2, $3, $4, false, $5)', [
       namespace,
       key,
       BigInt(version),
@@ -255,7 +273,7 @@ class DuckDBMeta implements MetaStore {
   async list(namespace: string, options: { prefix?: string; limit?: number } = {}): Promise<MetaEntry[]> {
     checkNamespaceKey(namespace);
     const prefix = options.prefix ?? '';
-    const limit = Math.max(1, Math.min(options.limit ?? 10_000, 100_000));
+    const limit = checkMetaLimit(options.limit);
     const rows = await this.store.rows(
       `SELECT key, arg_max(value, version) AS value, max(version) AS version, arg_max(updated_at, version) AS updated_at, arg_max(deleted, version) AS deleted
        FROM meta WHERE namespace = $1 AND starts_with(key, $2) GROUP BY key HAVING NOT arg_max(deleted, version) ORDER BY key LIMIT ${limit}`,
@@ -274,7 +292,7 @@ class DuckDBMeta implements MetaStore {
     const live = await this.get(namespace, key);
     if (live === undefined) return false;
     const version = nextVersion();
-    await this.store.run("INSERT INTO meta VALUES ($1, $2, $3, 'null', true, to_timestamp($4)::TIMESTAMP)", [namespace, key, BigInt(version), Math.floor(version / 1_000_000)]);
+    await this.store.run("INSERT INTO meta VALUES ($1, $2, $3, 'null', true, $4)", [namespace, key, BigInt(version), Math.floor(version / 1_000_000)]);
     return true;
   }
 }
@@ -289,6 +307,6 @@ function toEntry(row: Record<string, unknown>): MetaEntry {
     key: String(row.key),
     value: JSON.parse(String(row.value)) as JsonValue,
     version: Number(row.version),
-    updatedAt: row.updated_at instanceof Date ? row.updated_at : new Date(String(row.updated_at)),
+    updatedAt: new Date(Number(row.updated_at) * 1000),
   };
 }
