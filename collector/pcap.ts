@@ -13,6 +13,7 @@ export interface CapturedDatagram {
   dst: Uint8Array;
   srcPort: number;
   dstPort: number;
+  /** A view into the capture's bytes (not a copy). */
   payload: Uint8Array;
 }
 
@@ -226,7 +227,7 @@ class FrameReader {
       offset += ((packet[offset + 1] ?? 0) + 1) * 8;
     }
     if (next !== 17 || offset > end) return this.skip();
-    this.udp(packet.subarray(offset, end), packet.slice(8, 24), packet.slice(24, 40), time);
+    this.udp(packet.subarray(offset, end), Uint8Array.prototype.slice.call(packet, 8, 24), Uint8Array.prototype.slice.call(packet, 24, 40), time);
   }
 
   private udp(segment: Uint8Array, src: Uint8Array, dst: Uint8Array, time: number): void {
@@ -234,7 +235,7 @@ class FrameReader {
     const view = new DataView(segment.buffer, segment.byteOffset, segment.byteLength);
     const length = view.getUint16(4, false);
     const end = length >= 8 && length <= segment.length ? length : segment.length;
-    this.datagrams.push({ time, src, dst, srcPort: view.getUint16(0, false), dstPort: view.getUint16(2, false), payload: segment.slice(8, end) });
+    this.datagrams.push({ time, src, dst, srcPort: view.getUint16(0, false), dstPort: view.getUint16(2, false), payload: segment.subarray(8, end) });
   }
 }
 

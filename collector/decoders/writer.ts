@@ -53,8 +53,10 @@ export class FlowWriter {
     for (const spec of FLOW_COLUMNS as readonly ColumnSpec[]) {
       const source = from[spec.name];
       const target = to[spec.name];
-      if (Array.isArray(target) && Array.isArray(source)) {
-        for (let i = 0; i < old.length; i++) target[i] = source[i];
+      if (spec.kind === 'string') {
+        const strings = target as string[];
+        const previous = source as unknown as string[];
+        for (let i = 0; i < old.length; i++) strings[i] = previous[i] ?? '';
       } else {
         (target as Uint8Array).set((source as Uint8Array).subarray(0, spec.kind === 'address' ? old.length * 16 : old.length));
       }
