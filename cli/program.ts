@@ -6,6 +6,7 @@ import { describeError, FlowmapError, isFlowmapError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { flowmapVersion } from '../core/version.js';
 import { createStore } from '../store/index.js';
+import { decodeCaptureFile, summaryText } from './decode.js';
 import { handleSignals, runRoles, type Role } from './roles.js';
 
 interface GlobalOptions {
@@ -57,6 +58,10 @@ function serveOptions(command: Command): Command {
     .option('--port <port>', 'HTTP API port (FLOWMAP_API_PORT, default 8080)');
 }
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 export function buildProgram(): Command {
   const program = new Command('flowmap')
     .description('Flow telemetry collector and application dependency mapper.\nEmbedded mode (default): one process, DuckDB under --data. Service mode: set CLICKHOUSE_URL and REDIS_URL.')
@@ -105,6 +110,18 @@ export function buildProgram(): Command {
       } finally {
         await store.close();
       }
+    });
+
+  program
+    .command('decode')
+    .description('decode the NetFlow v5/v9, IPFIX and sFlow datagrams in a pcap/pcapng capture; one record per line, summary on stderr')
+    .argument('<file>', 'capture file (pcap or pcapng)')
+    .option('--json', 'one JSON object per record: column names as in the flow record, addresses as text, ISO-8601 UTC times')
+    .option('--port <proto=port...>', 'also decode datagrams sent to this UDP port (defaults: netflow 2055/9995/9996, ipfix 4739, sflow 6343)', collect, [])
+    .addHelpText('after', '\nThe protocol is recognised from each payload; the port only selects which datagrams to look at.\nExample: flowmap decode router.pcap --port netflow=9990 --json')
+    .action((file: string, options: { json?: boolean; port: string[] }) => {
+      const summary = decodeCaptureFile(file, { json: options.json === true, ports: options.port }, (line) => process.stdout.write(`${line}\n`));
+      process.stderr.write(`${summaryText(file, summary)}\n`);
     });
 
   program
