@@ -37,7 +37,7 @@ class Xdr {
     while (this.parts.length % 4 !== 0) this.parts.push(0);
     return this;
   }
-  /** data_format, length, body: the framing of samples and records (spec §4, §5). */
+  /** data_format, length, body: the framing of samples and records (spec §5). */
   framed(format: number, body: Xdr): this {
     return this.u32(format).u32(body.length).bytes(body.build());
   }
@@ -238,6 +238,14 @@ describe('sFlow v5 decoder: samples and records', () => {
     const { out, state } = decode(netflow5);
     assert.equal(out.length, 0);
     assert.deepEqual(skipped(state), { bad_version: 1 });
+  });
+
+  it('refuses a frame length × rate beyond 2^53 (both fields lying) as bad_length rather than store an inexact count', () => {
+    const header = [...ETH_IPV4, ...ipv4Tcp([1, 1, 1, 1], [2, 2, 2, 2], 1, 2, 0)];
+    const { out, state } = decode(sflowDatagram([flowSample([rawHeader(header, 0xffffffff)], { rate: 0xffffffff }), flowSample([rawHeader(header, 64)])]));
+    assert.equal(out.length, 1);
+    assert.equal(flowAt(out.batch, 0).bytes, 64 * 512);
+    assert.deepEqual(skipped(state), { bad_length: 1 });
   });
 
   it('stops at a sample count or record length that runs past the end, keeping what came before', () => {
@@ -564,8 +572,69 @@ describe('sFlow v5 decoder: corpus against tshark 4.0', () => {
     assert.ok(totals.captures === CAPTURES.length, 'every capture ran');
     assert.ok(totals.flows >= 51, `flows compared: ${totals.flows}`);
     assert.ok(totals.counters >= 40, `counters compared: ${totals.counters}`);
-    console.log(`# sFlow corpus: ${totals.captures} captures, ${totals.flows} flows and ${totals.counters} interface counters compared`);
+    console.log(`sFlow corpus: ${totals.captures} captures, ${totals.flows} flows and ${totals.counters} interface counters compared`);
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// tcpdump's text goldens: a second, independent decoding of the flow samples' numbers.
+
+interface TcpdumpSample {
+  rate: number;
+  inIf: number;
+  outIf: number;
+  bytes: number;
+}
+
+/**
+ * Flow samples in a tcpdump -v golden: "flow sample (1) … rate R … input I output O" (compact: the
+ * raw 32-bit value) or "expanded flow sample (3) … input V (F), output V (F)", then the raw packet
+ * record's "protocol Ethernet (1), length L". Mapped through our interface rule; bytes = L × R.
+ */
+function tcpdumpFlowSamples(path: string): TcpdumpSample[] {
+  const samples: TcpdumpSample[] = [];
+  let pending: Omit<TcpdumpSample, 'bytes'> | undefined;
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const expanded = /expanded flow sample \(3\).* rate (\d+),.* input (\d+) \((\d+)\), output (\d+) \((\d+)\)/.exec(line);
+    const compact = /\bflow sample \(1\).* rate (\d+),.* input (\d+) output (\d+)/.exec(line);
+    const raw = /protocol \w+ \(\d+\), length (\d+), stripped bytes/.exec(line);
+    if (expanded !== null) {
+      const [, rate, inValue, inFormat, outValue, outFormat] = expanded.map(Number) as [number, number, number, number, number, number];
+      pending = { rate, inIf: ifIndexOf(inFormat, inValue), outIf: ifIndexOf(outFormat, outValue) };
+    } else if (compact !== null) {
+      const [, rate, input, output] = compact.map(Number) as [number, number, number, number];
+      pending = { rate, inIf: ifIndexOf(input >>> 30, input & 0x3fffffff), outIf: ifIndexOf(output >>> 30, output & 0x3fffffff) };
+    } else if (raw !== null && pending !== undefined) {
+      samples.push({ ...pending, bytes: Number(raw[1]) * pending.rate });
+      pending = undefined;
+    }
+  }
+  return samples;
+}
+
+const TCPDUMP_GOLDENS = [
+  ['tcpdump/sflow_expanded.pcap', 'tcpdump/sflow_expanded.out'],
+  ['akvorado/data-sflow-expanded-sample.pcap', 'tcpdump/sflow_expanded.out'], // byte-identical (MANIFEST.md)
+  ['tcpdump/sflow-print-v6.pcap', 'tcpdump/sflow-print-v6.out'],
+] as const;
+
+describe('sFlow v5 decoder: corpus against tcpdump goldens', () => {
+  for (const [capture, golden] of TCPDUMP_GOLDENS) {
+    it(`${capture}: sampling rate, interfaces and scaled bytes match ${golden}`, () => {
+      const expected = tcpdumpFlowSamples(join(SFLOW, golden));
+      assert.ok(expected.length > 0, `${golden} has flow samples`);
+      const state = createDecoderState();
+      const out = new FlowWriter(16);
+      for (const d of readCapture(readFileSync(join(SFLOW, capture))).datagrams) {
+        decodeSflow({ bytes: d.payload, exporter: d.src, receivedAt: Math.floor(d.time) }, state, out);
+      }
+      const actual = Array.from({ length: out.length }, (_, i): TcpdumpSample => {
+        const f = flowAt(out.batch, i);
+        return { rate: f.sampling_rate, inIf: f.in_if, outIf: f.out_if, bytes: f.bytes };
+      });
+      assert.deepEqual(actual, expected);
+    });
+  }
 });
 
 // ---------------------------------------------------------------------------------------------

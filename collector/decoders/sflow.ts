@@ -4,14 +4,16 @@
 // counted. The sampled packet header itself is parsed by ./packet.ts.
 //
 // Choices the flow record forces on sFlow (DESIGN.md §4):
-// - exporter is the datagram's UDP source (as for every protocol); the agent address inside the
-//   datagram is read past, not used — a NATed or proxied agent would otherwise land elsewhere.
-// - observation_domain is the sub-agent id (spec §4 "sub_agent_id").
+// - exporter is the datagram's UDP source, as for every protocol; the agent address inside the
+//   datagram is read past, not used. The two differ when an agent sits behind NAT or a relay, or
+//   reports a loopback address while sending from another interface.
+// - observation_domain is the sub-agent id (spec §5 "sub_agent_id").
 // - sFlow has no flow times: time_start = time_end = time_received.
-// - one flow sample is one packet standing for `sampling_rate` packets (spec §4 "sampling_rate"):
-//   packets = rate, bytes = frame_length × rate. frame_length is the packet's length on the wire
-//   before any stripping (spec §5 "sampled_header": "stripped data must be accounted for in
-//   frame_length"), so stripped octets are already in it and are not subtracted again.
+// - one flow sample is one packet standing for `sampling_rate` packets (spec §5 "sampling_rate"):
+//   packets = rate, bytes = frame_length × rate. frame_length is the original packet's length
+//   (spec §5 "sampled_header": for a layer-2 header, every octet received on the network including
+//   the FCS); `stripped` only says how much of it the copied header<> lacks, so it is not
+//   subtracted — bytes match what the interface counters count.
 // - in_if/out_if hold an ifIndex only (interface format 0); "discarded" (format 1), "multiple
 //   interfaces" (format 2) and the internal-process value 0x3FFFFFFF are stored as 0.
 // - vlan: extended switch data's src_vlan, else its dst_vlan, else the outer 802.1Q tag of the
@@ -28,7 +30,7 @@ import type { FlowWriter } from './writer.js';
 
 const SOURCE_SFLOW = enumIndex('source', 'sflow');
 
-// Spec §4 "address": the agent address is a union on its type.
+// Spec §5 "address": the agent address is a union on its type.
 const ADDRESS_UNKNOWN = 0;
 const ADDRESS_IPV4 = 1;
 const ADDRESS_IPV6 = 2;
@@ -53,7 +55,7 @@ const HEADER_ETHERNET = 1;
 const HEADER_IPV4 = 11;
 const HEADER_IPV6 = 12;
 
-// Spec §6 "counter_data" format 1: generic interface counters, 88 bytes.
+// Spec §5 "counter_data" format 1: generic interface counters, 88 bytes.
 const COUNTERS_GENERIC_INTERFACE = 1;
 const GENERIC_INTERFACE_LENGTH = 88;
 
@@ -80,7 +82,7 @@ export const decodeSflow: Decoder = (datagram, state, out) => {
     counters.skip(end >= 4 && view.getUint32(0) !== 5 ? 'bad_version' : 'truncated');
     return;
   }
-  // Spec §4 "sample_datagram_v5". NetFlow v5 sent to the sFlow port reads as 0x0005xxxx here.
+  // Spec §5 "sample_datagram_v5". NetFlow v5 sent to the sFlow port reads as 0x0005xxxx here.
   if (view.getUint32(0) !== 5) {
     counters.skip('bad_version');
     return;
@@ -117,7 +119,7 @@ export const decodeSflow: Decoder = (datagram, state, out) => {
       return;
     }
     const sampleEnd = start + length;
-    // Spec §4 "data_format": enterprise in the top 20 bits, format in the low 12.
+    // Spec §5 "data_format": enterprise in the top 20 bits, format in the low 12.
     const format = dataFormat >>> 12 === 0 ? dataFormat & 0xfff : -1;
     if (format === SAMPLE_FLOW || format === SAMPLE_FLOW_EXPANDED) {
       decodeFlowSample(view, start, sampleEnd, format === SAMPLE_FLOW_EXPANDED, datagram, subAgent, state, out);
@@ -257,6 +259,12 @@ function decodeFlowSample(
   }
 
   if (rate === 0) rate = fallbackRate(datagram.exporter, subAgent, state);
+  // Both factors are 32-bit: a lying pair could pass 2^53, which the flow batch refuses whole.
+  if (length * rate > Number.MAX_SAFE_INTEGER) {
+    out.unwind();
+    counters.skip('bad_length');
+    return;
+  }
   const receivedAt = datagram.receivedAt;
   c.time_received[i] = receivedAt;
   c.time_start[i] = receivedAt;
@@ -318,7 +326,7 @@ function writeSampledIPv6(view: DataView, body: number, c: FlowColumns, i: numbe
 
 /**
  * Spec §5 "counters_sample" (format 2) and "counters_sample_expanded" (format 4). Generic
- * interface counters (spec §6, counter format 1) go to state.interfaceCounters; the other
+ * interface counters (spec §5, counter format 1) go to state.interfaceCounters; the other
  * counter records (Ethernet, VLAN, processor, LAG, port name, …) are skipped by their length.
  * inPackets/outPackets are unicast + multicast + broadcast packets.
  */

@@ -22,7 +22,7 @@ export interface SflowEncodeOptions {
   sequence?: number;
   /** Agent uptime in ms for the header; default 1 000 000. */
   uptime?: number;
-  /** Largest datagram in bytes; default 1400 (sFlow agents keep under the path MTU, spec §4). */
+  /** Largest datagram in bytes; default 1400 (sFlow agents keep under the path MTU, spec §5). */
   maxDatagramBytes?: number;
   /** Always use expanded flow samples (format 3); default only when an ifIndex needs more than 30 bits. */
   expanded?: boolean;
@@ -32,7 +32,7 @@ export interface SflowEncodeOptions {
   countersSubAgent?: number;
 }
 
-/** Port collectors listen on (spec §4: "The sFlow datagram is sent ... to UDP port 6343"). */
+/** The UDP port sFlow collectors listen on by default (IANA "sflow"). */
 export const SFLOW_PORT = 6343;
 export const MAX_SAMPLES_PER_RECORD = 1000;
 
@@ -86,7 +86,7 @@ function headerLength(agent: Uint8Array): number {
   return 4 + 4 + (isV4Mapped(agent) ? 4 : 16) + 16;
 }
 
-/** Spec §4 "sample_datagram_v5". */
+/** Spec §5 "sample_datagram_v5". */
 function datagram(agent: Uint8Array, subAgent: number, sequence: number, uptime: number, samples: readonly Uint8Array[]): Uint8Array {
   const w = new XdrWriter(headerLength(agent) + samples.reduce((n, s) => n + s.length, 0));
   w.u32(5);
@@ -124,7 +124,7 @@ function flowSample(record: FlowRecord, rate: number, frameLength: number, seque
   return w.out;
 }
 
-/** Spec §6 "counters_sample" with one "if_counters" record (packets as unicast, multicast/broadcast 0). */
+/** Spec §5 "counters_sample" with one "if_counters" record (packets as unicast, multicast/broadcast 0). */
 function counterSample(c: SflowCountersInput, sequence: number): Uint8Array {
   const w = new XdrWriter(8 + 12 + 8 + 88);
   w.u32(2).u32(12 + 8 + 88);
