@@ -42,6 +42,19 @@ export class SamplingRates {
     return this.learnt.get(`${exporter}/${domain}`) ?? this.learnt.get(`${exporter}/0`) ?? this.config.defaultRate;
   }
 
+  /** True when any override is configured: lets a decoder skip formatting the exporter address. */
+  get hasOverrides(): boolean {
+    return (this.config.overrides?.size ?? 0) > 0;
+  }
+
+  /**
+   * The configured override for an exporter, for protocols whose every sample carries its own
+   * rate (sFlow): the operator's word still wins over the exporter's.
+   */
+  override(exporterText: string): number | undefined {
+    return this.config.overrides?.get(exporterText);
+  }
+
   get size(): number {
     return this.learnt.size;
   }

@@ -258,6 +258,7 @@ function decodeFlowSample(
     return;
   }
 
+  if (state.sampling.hasOverrides) rate = state.sampling.override(formatAddress(datagram.exporter)) ?? rate;
   if (rate === 0) rate = fallbackRate(datagram.exporter, subAgent, state);
   // Both factors are 32-bit: a lying pair could pass 2^53, which the flow batch refuses whole.
   if (length * rate > Number.MAX_SAFE_INTEGER) {

@@ -6,7 +6,9 @@ import { parseAddress } from '../../core/ip.js';
 import { FlowWriter } from './writer.js';
 import { TemplateCache } from './templates.js';
 import { SamplingRates } from './sampling.js';
-import { exporterKey } from './state.js';
+import { createDecoderState, exporterKey } from './state.js';
+import { decodeSflow } from './sflow.js';
+import { encodeSflow } from '../encoders/sflow.js';
 
 describe('flow writer', () => {
   it('grows past its capacity keeping every row written so far', () => {
@@ -118,6 +120,24 @@ describe('sampling rates', () => {
     const rates = new SamplingRates({ maxEntries: 10 });
     for (let i = 0; i < 100; i++) rates.learn(`ex${i}`, 0, 10);
     assert.equal(rates.size, 10);
+  });
+
+  it('lets a configured override win over the rate an sFlow sample carries', () => {
+    const exporter = parseAddress('192.0.2.9');
+    const [datagram] = encodeSflow([
+      { time_received: 1, source: 'sflow', exporter, src_addr: parseAddress('10.0.0.1'), dst_addr: parseAddress('10.0.0.2'), src_port: 1, dst_port: 2, proto: 17, bytes: 512 * 100, packets: 512, sampling_rate: 512 },
+    ]);
+    const decode = (state: ReturnType<typeof createDecoderState>): { rate: number; bytes: number } => {
+      const out = new FlowWriter(4);
+      decodeSflow({ bytes: datagram ?? new Uint8Array(0), exporter, receivedAt: 1 }, state, out);
+      const row = flowAt(out.batch, 0);
+      return { rate: row.sampling_rate, bytes: row.bytes / row.sampling_rate };
+    };
+    const announced = decode(createDecoderState());
+    assert.equal(announced.rate, 512);
+    const overridden = decode(createDecoderState({ sampling: { overrides: new Map([['192.0.2.9', 100]]) } }));
+    assert.equal(overridden.rate, 100);
+    assert.equal(overridden.bytes, announced.bytes, 'frame length scaled by the configured rate instead');
   });
 
   it('names exporters by the hex of their 16-byte address', () => {
