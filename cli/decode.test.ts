@@ -29,7 +29,7 @@ describe('flowmap decode', () => {
     const summary = decodeCaptureFile(join(corpus, 'netflow-v5/akvorado/nfv5.pcap'), { json: false, ports: [] }, (l) => lines.push(l));
     assert.equal(lines.length, 0);
     assert.equal(summary.otherPorts, 1);
-    assert.match(summaryText('x', summary), /1 datagram\(s\) on other ports \(add --port PROTO=PORT\)/);
+    assert.match(summaryText('x', summary), /1 datagram\(s\) on other ports \(UDP 9990: 1; add --port PROTO=PORT\)/);
   });
 
   it('prints a readable line per flow without --json', () => {

@@ -24,6 +24,8 @@ export interface DecodeSummary {
   datagrams: number;
   /** Datagrams on ports not selected. */
   otherPorts: number;
+  /** Those datagrams by destination port, so the user knows what to pass to --port. */
+  otherPortCounts: Map<number, number>;
   skippedFrames: number;
   counters: DecodeCounters;
 }
@@ -106,10 +108,12 @@ export function decodeCaptureFile(path: string, options: DecodeOptions, write: (
   const state = createDecoderState();
   const out = new FlowWriter(1024);
   let otherPorts = 0;
+  const otherPortCounts = new Map<number, number>();
   let decoded = 0;
   for (const datagram of capture.datagrams) {
     if (!ports.has(datagram.dstPort)) {
       otherPorts++;
+      otherPortCounts.set(datagram.dstPort, (otherPortCounts.get(datagram.dstPort) ?? 0) + 1);
       continue;
     }
     decoded++;
@@ -117,7 +121,7 @@ export function decodeCaptureFile(path: string, options: DecodeOptions, write: (
     const batch = out.take();
     for (let i = 0; i < batch.length; i++) write(options.json ? JSON.stringify(recordJson(batch, i)) : recordText(batch, i));
   }
-  return { datagrams: decoded, otherPorts, skippedFrames: capture.skippedFrames, counters: state.counters };
+  return { datagrams: decoded, otherPorts, otherPortCounts, skippedFrames: capture.skippedFrames, counters: state.counters };
 }
 
 export function summaryText(path: string, summary: DecodeSummary): string {
@@ -125,7 +129,13 @@ export function summaryText(path: string, summary: DecodeSummary): string {
   const skipped = SKIP_REASONS.filter((r) => c.skipped[r] > 0).map((r) => `${r} ${c.skipped[r]}`);
   return [
     `${path}: ${summary.datagrams} datagram(s) decoded, ${c.flows} flow(s), ${c.templates} template(s), ${c.optionsRecords} options record(s), ${c.counterSamples} counter sample(s)`,
-    `  not decoded: ${summary.otherPorts} datagram(s) on other ports (add --port PROTO=PORT), ${summary.skippedFrames} frame(s) not UDP over IP`,
+    `  not decoded: ${summary.otherPorts} datagram(s) on other ports${otherPorts(summary)}, ${summary.skippedFrames} frame(s) not UDP over IP`,
     `  skipped: ${skipped.length === 0 ? 'nothing' : skipped.join(', ')}${c.samplingUnknown > 0 ? `; ${c.samplingUnknown} flow(s) with no announced sampling rate stored with rate 1` : ''}`,
   ].join('\n');
+}
+
+function otherPorts(summary: DecodeSummary): string {
+  if (summary.otherPortCounts.size === 0) return '';
+  const top = [...summary.otherPortCounts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5);
+  return ` (UDP ${top.map(([port, n]) => `${port}: ${n}`).join(', ')}${summary.otherPortCounts.size > 5 ? ', …' : ''}; add --port PROTO=PORT)`;
 }
