@@ -14,10 +14,9 @@
 // ids 2 (in a template set) and 3 (in an options template set) withdraw all templates of the
 // domain. The cache does not tell data from options templates apart, so either "all" withdrawal
 // drops both kinds; the exporter re-announces what it still uses.
-import { formatAddress } from '../../core/ip.js';
 import { enumIndex } from '../../core/flow.js';
-import { addField, beginDatagram, beginTemplate, CompiledTemplate, context, decodeRecords, endTemplate, learntSystemInit } from './fields.js';
-import { exporterKey } from './state.js';
+import { addField, beginDatagram, beginTemplate, CompiledTemplate, context, decodeRecords, endTemplate, learntSystemInit, repeatedTemplate } from './fields.js';
+import { exporterNames } from './exporter.js';
 import type { Decoder, DecoderState } from './types.js';
 
 const VERSION = 10;
@@ -51,16 +50,18 @@ export const decodeIpfix: Decoder = (datagram, state, out) => {
   const messageEnd = bytes.length;
   const ctx = context;
   beginDatagram();
+  const names = exporterNames(datagram.exporter);
   ctx.exporter = datagram.exporter;
+  ctx.exporterWords = names.words;
   ctx.receivedAt = datagram.receivedAt;
   ctx.source = SOURCE;
   ctx.uptimeMs = NaN;
   ctx.exportMs = view.getUint32(4) * 1000;
   ctx.domain = view.getUint32(12);
-  ctx.exporterKey = exporterKey(datagram.exporter);
-  ctx.exporterText = formatAddress(datagram.exporter);
+  ctx.exporterKey = names.key;
+  ctx.exporterText = names.text;
   ctx.systemInitMs = learntSystemInit(state, ctx.exporterKey, ctx.domain);
-  ctx.rate = state.sampling.rate(ctx.exporterKey, ctx.domain, ctx.exporterText) ?? 0;
+  ctx.rate = -1; // looked up when a data record needs it (fields.ts exporterRate)
 
   let offset = HEADER_LENGTH;
   while (messageEnd - offset >= 4) {
@@ -76,8 +77,8 @@ export const decodeIpfix: Decoder = (datagram, state, out) => {
       return;
     }
     const body = offset + 4;
-    if (id === TEMPLATE_SET) readTemplates(view, body, end, false, state);
-    else if (id === OPTIONS_TEMPLATE_SET) readTemplates(view, body, end, true, state);
+    if (id === TEMPLATE_SET) readTemplates(bytes, view, body, end, false, state);
+    else if (id === OPTIONS_TEMPLATE_SET) readTemplates(bytes, view, body, end, true, state);
     else if (id >= FIRST_DATA_SET) {
       const template = state.templates.get(ctx.exporterKey, ctx.domain, id);
       if (template instanceof CompiledTemplate) decodeRecords(bytes, view, body, end, template, state, out);
@@ -92,7 +93,7 @@ export const decodeIpfix: Decoder = (datagram, state, out) => {
  * count, scope field count), each followed by field specifiers: IE id (high bit = enterprise,
  * then a 4-byte PEN), field length (65535 = variable). Scope fields are ordinary IEs in IPFIX.
  */
-function readTemplates(view: DataView, offset: number, end: number, options: boolean, state: DecoderState): void {
+function readTemplates(bytes: Uint8Array, view: DataView, offset: number, end: number, options: boolean, state: DecoderState): void {
   const counters = state.counters;
   const headerLength = options ? 6 : 4;
   while (end - offset >= 4) {
@@ -104,6 +105,14 @@ function readTemplates(view: DataView, offset: number, end: number, options: boo
       offset += 4;
       continue;
     }
+    const ctx = context;
+    const repeated = repeatedTemplate(state.templates.get(ctx.exporterKey, ctx.domain, templateId), options, bytes, offset, end);
+    if (repeated !== undefined) {
+      offset += (repeated.raw as Uint8Array).length;
+      store(templateId, repeated, state);
+      continue;
+    }
+    const recordStart = offset;
     if (end - offset < headerLength) {
       counters.skip('bad_length');
       return;
@@ -136,10 +145,19 @@ function readTemplates(view: DataView, offset: number, end: number, options: boo
       counters.skip('bad_template');
       continue;
     }
-    const result = state.templates.set(context.exporterKey, context.domain, templateId, template);
-    if (result === 'added' || result === 'replaced') counters.templates++;
-    else counters.skip(result);
+    if (store(templateId, template, state)) template.raw = bytes.slice(recordStart, offset);
   }
+}
+
+/** Caches a template; false when the cache refused it (counted). */
+function store(templateId: number, template: CompiledTemplate, state: DecoderState): boolean {
+  const result = state.templates.set(context.exporterKey, context.domain, templateId, template);
+  if (result === 'added' || result === 'replaced') {
+    state.counters.templates++;
+    return true;
+  }
+  state.counters.skip(result);
+  return false;
 }
 
 function withdraw(templateId: number, options: boolean, state: DecoderState): void {

@@ -17,8 +17,7 @@
 // garbage counters as well as a wrong count). UDP delivers datagrams whole, so no real exporter
 // produces a short one. Bytes after the last counted record are ignored (some exporters pad).
 import { enumIndex } from '../../core/flow.js';
-import { formatAddress, writeV4 } from '../../core/ip.js';
-import { exporterKey } from './state.js';
+import { exporterNames, fillExporter } from './exporter.js';
 import type { Decoder } from './types.js';
 
 export const NETFLOW5_HEADER_LENGTH = 24;
@@ -63,33 +62,66 @@ export const decodeNetflow5: Decoder = (datagram, state, out) => {
   // Per datagram, not per flow: resolve the rate once. A configured override wins over the header.
   // The ':v5' suffix keeps rates learnt here apart from a v9/IPFIX/sFlow exporter at the same address.
   const exporter = datagram.exporter;
-  const key = exporterKey(exporter) + ':v5';
+  const names = exporterNames(exporter);
+  const key = names.keyV5;
   if (interval > 0) state.sampling.learn(key, domain, interval);
-  const known = state.sampling.rate(key, domain, formatAddress(exporter));
+  const known = state.sampling.rate(key, domain, names.text);
   const rate = known ?? 1;
   if (known === undefined) counters.samplingUnknown += count;
 
+  // Rows are taken for the whole datagram first, so the columns are read once (row() may grow
+  // the writer, which replaces the arrays). Rows past the writer's length are already defaulted:
+  // only non-default bytes are written (IPv4-mapped prefix ::ffff: is zeros then 0xffff).
+  const first = out.row();
+  for (let r = 1; r < count; r++) out.row();
+  const c = out.columns;
+  const timeReceived = c.time_received;
+  const timeStart = c.time_start;
+  const timeEnd = c.time_end;
+  const source = c.source;
+  const observationDomain = c.observation_domain;
+  const srcAddr = c.src_addr;
+  const dstAddr = c.dst_addr;
+  const inIf = c.in_if;
+  const outIf = c.out_if;
+  const packets = c.packets;
+  const flowBytes = c.bytes;
+  const srcPort = c.src_port;
+  const dstPort = c.dst_port;
+  const tcpFlags = c.tcp_flags;
+  const proto = c.proto;
+  const samplingRate = c.sampling_rate;
+  fillExporter(c.exporter, first, count, names.words);
   const receivedAt = datagram.receivedAt;
   for (let r = 0, at = NETFLOW5_HEADER_LENGTH; r < count; r++, at += NETFLOW5_RECORD_LENGTH) {
-    const i = out.row();
-    const c = out.columns;
-    c.time_received[i] = receivedAt;
-    c.time_start[i] = uptimeToUnix(exportMs, sysUptime, view.getUint32(at + 24));
-    c.time_end[i] = uptimeToUnix(exportMs, sysUptime, view.getUint32(at + 28));
-    c.source[i] = SOURCE_NETFLOW5;
-    c.exporter.set(exporter, i * 16);
-    c.observation_domain[i] = domain;
-    writeV4(c.src_addr, i * 16, view.getUint32(at));
-    writeV4(c.dst_addr, i * 16, view.getUint32(at + 4));
-    c.in_if[i] = view.getUint16(at + 12);
-    c.out_if[i] = view.getUint16(at + 14);
-    c.packets[i] = view.getUint32(at + 16) * rate;
-    c.bytes[i] = view.getUint32(at + 20) * rate;
-    c.src_port[i] = view.getUint16(at + 32);
-    c.dst_port[i] = view.getUint16(at + 34);
-    c.tcp_flags[i] = view.getUint8(at + 37);
-    c.proto[i] = view.getUint8(at + 38);
-    c.sampling_rate[i] = rate;
+    const i = first + r;
+    timeReceived[i] = receivedAt;
+    timeStart[i] = uptimeToUnix(exportMs, sysUptime, view.getUint32(at + 24));
+    timeEnd[i] = uptimeToUnix(exportMs, sysUptime, view.getUint32(at + 28));
+    source[i] = SOURCE_NETFLOW5;
+    observationDomain[i] = domain;
+    const a = i * 16;
+    srcAddr[a + 10] = 0xff;
+    srcAddr[a + 11] = 0xff;
+    srcAddr[a + 12] = bytes[at] as number;
+    srcAddr[a + 13] = bytes[at + 1] as number;
+    srcAddr[a + 14] = bytes[at + 2] as number;
+    srcAddr[a + 15] = bytes[at + 3] as number;
+    dstAddr[a + 10] = 0xff;
+    dstAddr[a + 11] = 0xff;
+    dstAddr[a + 12] = bytes[at + 4] as number;
+    dstAddr[a + 13] = bytes[at + 5] as number;
+    dstAddr[a + 14] = bytes[at + 6] as number;
+    dstAddr[a + 15] = bytes[at + 7] as number;
+    inIf[i] = view.getUint16(at + 12);
+    outIf[i] = view.getUint16(at + 14);
+    packets[i] = view.getUint32(at + 16) * rate;
+    flowBytes[i] = view.getUint32(at + 20) * rate;
+    srcPort[i] = view.getUint16(at + 32);
+    dstPort[i] = view.getUint16(at + 34);
+    tcpFlags[i] = bytes[at + 37] as number;
+    proto[i] = bytes[at + 38] as number;
+    samplingRate[i] = rate;
   }
   counters.flows += count;
 };

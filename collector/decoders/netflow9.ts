@@ -11,10 +11,9 @@
 //
 // Data flowsets whose template is unknown are counted per flowset (`no_template`): without the
 // template the number of records inside cannot be known.
-import { formatAddress } from '../../core/ip.js';
 import { enumIndex } from '../../core/flow.js';
-import { addField, beginDatagram, beginTemplate, CompiledTemplate, context, decodeRecords, endTemplate } from './fields.js';
-import { exporterKey } from './state.js';
+import { addField, beginDatagram, beginTemplate, CompiledTemplate, context, decodeRecords, endTemplate, repeatedTemplate } from './fields.js';
+import { exporterNames } from './exporter.js';
 import type { Decoder, DecoderState } from './types.js';
 
 const VERSION = 9;
@@ -41,16 +40,18 @@ export const decodeNetflow9: Decoder = (datagram, state, out) => {
   // is not trusted: flowsets are walked by their lengths.
   const ctx = context;
   beginDatagram();
+  const names = exporterNames(datagram.exporter);
   ctx.exporter = datagram.exporter;
+  ctx.exporterWords = names.words;
   ctx.receivedAt = datagram.receivedAt;
   ctx.source = SOURCE;
   ctx.uptimeMs = view.getUint32(4);
   ctx.exportMs = view.getUint32(8) * 1000;
   ctx.domain = view.getUint32(16);
-  ctx.exporterKey = exporterKey(datagram.exporter) + ':v9';
-  ctx.exporterText = formatAddress(datagram.exporter);
+  ctx.exporterKey = names.keyV9;
+  ctx.exporterText = names.text;
   ctx.systemInitMs = NaN;
-  ctx.rate = state.sampling.rate(ctx.exporterKey, ctx.domain, ctx.exporterText) ?? 0;
+  ctx.rate = -1; // looked up when a data record needs it (fields.ts exporterRate)
 
   let offset = HEADER_LENGTH;
   while (bytes.length - offset >= 4) {
@@ -67,8 +68,8 @@ export const decodeNetflow9: Decoder = (datagram, state, out) => {
       return;
     }
     const body = offset + 4;
-    if (id === TEMPLATE_FLOWSET) readTemplates(view, body, end, state);
-    else if (id === OPTIONS_TEMPLATE_FLOWSET) readOptionsTemplates(view, body, end, state);
+    if (id === TEMPLATE_FLOWSET) readTemplates(bytes, view, body, end, state);
+    else if (id === OPTIONS_TEMPLATE_FLOWSET) readOptionsTemplates(bytes, view, body, end, state);
     else if (id >= FIRST_DATA_FLOWSET) {
       const template = state.templates.get(ctx.exporterKey, ctx.domain, id);
       if (template instanceof CompiledTemplate) decodeRecords(bytes, view, body, end, template, state, out);
@@ -84,11 +85,18 @@ function allZero(bytes: Uint8Array, from: number): boolean {
 }
 
 /** RFC 3954 §5.2: template records (id, field count, then type/length pairs) until the flowset ends. */
-function readTemplates(view: DataView, offset: number, end: number, state: DecoderState): void {
+function readTemplates(bytes: Uint8Array, view: DataView, offset: number, end: number, state: DecoderState): void {
   while (end - offset >= 4) {
     const templateId = view.getUint16(offset);
     const fieldCount = view.getUint16(offset + 2);
     if (templateId === 0 && fieldCount === 0) return; // padding
+    const repeated = repeatedTemplate(state.templates.get(context.exporterKey, context.domain, templateId), false, bytes, offset, end);
+    if (repeated !== undefined) {
+      offset += (repeated.raw as Uint8Array).length;
+      store(templateId, repeated, state);
+      continue;
+    }
+    const recordStart = offset;
     offset += 4;
     if (offset + fieldCount * 4 > end) {
       state.counters.skip('bad_length');
@@ -96,7 +104,7 @@ function readTemplates(view: DataView, offset: number, end: number, state: Decod
     }
     beginTemplate();
     for (let f = 0; f < fieldCount; f++, offset += 4) addField(view.getUint16(offset), view.getUint16(offset + 2), false);
-    store(templateId, endTemplate(false), state);
+    store(templateId, endTemplate(false), state, bytes, recordStart, offset);
   }
 }
 
@@ -106,12 +114,19 @@ function readTemplates(view: DataView, offset: number, end: number, state: Decod
  * 2 Interface, 3 Line card, 4 Cache, 5 Template) are scope kinds, not field types, so they are
  * skipped by length.
  */
-function readOptionsTemplates(view: DataView, offset: number, end: number, state: DecoderState): void {
+function readOptionsTemplates(bytes: Uint8Array, view: DataView, offset: number, end: number, state: DecoderState): void {
   while (end - offset >= 6) {
     const templateId = view.getUint16(offset);
     const scopeLength = view.getUint16(offset + 2);
     const optionLength = view.getUint16(offset + 4);
     if (templateId === 0) return; // padding
+    const repeated = repeatedTemplate(state.templates.get(context.exporterKey, context.domain, templateId), true, bytes, offset, end);
+    if (repeated !== undefined) {
+      offset += (repeated.raw as Uint8Array).length;
+      store(templateId, repeated, state);
+      continue;
+    }
+    const recordStart = offset;
     offset += 6;
     if (scopeLength % 4 !== 0 || optionLength % 4 !== 0 || offset + scopeLength + optionLength > end) {
       state.counters.skip('bad_length');
@@ -122,18 +137,24 @@ function readOptionsTemplates(view: DataView, offset: number, end: number, state
     const fieldsEnd = scopeEnd + optionLength;
     for (; offset < scopeEnd; offset += 4) addField(view.getUint16(offset), view.getUint16(offset + 2), true);
     for (; offset < fieldsEnd; offset += 4) addField(view.getUint16(offset), view.getUint16(offset + 2), false);
-    store(templateId, endTemplate(true), state);
+    store(templateId, endTemplate(true), state, bytes, recordStart, offset);
     // Padding to a 4-byte boundary is only possible after the last record of the flowset.
   }
 }
 
-function store(templateId: number, template: CompiledTemplate | undefined, state: DecoderState): void {
+/**
+ * Caches a template. A new one remembers its announcement (`bytes` recordStart..recordEnd), so a
+ * repeat of it is recognised without compiling (fields.ts repeatedTemplate).
+ */
+function store(templateId: number, template: CompiledTemplate | undefined, state: DecoderState, bytes?: Uint8Array, recordStart = 0, recordEnd = 0): void {
   const counters = state.counters;
   if (templateId < FIRST_DATA_FLOWSET || template === undefined) {
     counters.skip('bad_template');
     return;
   }
   const result = state.templates.set(context.exporterKey, context.domain, templateId, template);
-  if (result === 'added' || result === 'replaced') counters.templates++;
-  else counters.skip(result);
+  if (result === 'added' || result === 'replaced') {
+    counters.templates++;
+    if (bytes !== undefined) template.raw = bytes.slice(recordStart, recordEnd);
+  } else counters.skip(result);
 }
