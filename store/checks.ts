@@ -1,5 +1,6 @@
 // Validation of what callers pass to the store, shared so both adapters refuse the same inputs
 // with the same FLOWMAP_BAD_REQUEST messages before any SQL is built.
+import { COUNTER_COLUMNS, type InterfaceCounters } from '../core/counters.js';
 import { FlowmapError } from '../core/errors.js';
 import { AGGREGATE_KEYS, DEFAULT_AGGREGATE_LIMIT, DEFAULT_READ_LIMIT, MAX_AGGREGATE_LIMIT, MAX_READ_LIMIT, type AggregateKey, type FlowAggregateQuery, type TimeRange } from './port.js';
 
@@ -66,4 +67,19 @@ export function checkMetaLimit(limit: number | undefined): number {
     throw new FlowmapError('FLOWMAP_BAD_REQUEST', `limit ${value} must be 1-${MAX_META_LIMIT}`, { status: 400, details: { limit: value } });
   }
   return value;
+}
+
+export function checkInterfaceCounters(rows: readonly InterfaceCounters[]): void {
+  rows.forEach((row, i) => {
+    const bad = (what: string): FlowmapError =>
+      new FlowmapError('FLOWMAP_BATCH_INVALID', `interface counters refused: row ${i} ${what}`, { status: 400, details: { row: i } });
+    if (!(row.exporter instanceof Uint8Array) || row.exporter.length !== 16) throw bad('exporter is not a 16-byte address');
+    for (const name of ['time', 'observationDomain', 'ifIndex'] as const) {
+      if (!Number.isInteger(row[name]) || row[name] < 0 || row[name] > 0xffffffff) throw bad(`${name} = ${row[name]} is not a 32-bit unsigned integer`);
+    }
+    for (const [name] of COUNTER_COLUMNS) {
+      const value = row[name];
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw bad(`${name} = ${String(value)} is not a non-negative integer`);
+    }
+  });
 }

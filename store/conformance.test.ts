@@ -91,13 +91,13 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
     });
 
     it('applies every migration once and reports nothing to do on the second run', async () => {
-      assert.deepEqual(await store.pendingMigrations(), ['0001_flows.sql', '0002_meta.sql']);
+      assert.deepEqual(await store.pendingMigrations(), ['0001_flows.sql', '0002_meta.sql', '0003_interface_counters.sql']);
       const first = await store.migrate();
-      assert.deepEqual(first.applied.map((m) => m.name), ['0001_flows.sql', '0002_meta.sql']);
+      assert.deepEqual(first.applied.map((m) => m.name), ['0001_flows.sql', '0002_meta.sql', '0003_interface_counters.sql']);
       assert.equal(first.alreadyApplied, 0);
       const second = await store.migrate();
       assert.equal(second.applied.length, 0);
-      assert.equal(second.alreadyApplied, 2);
+      assert.equal(second.alreadyApplied, 3);
       assert.deepEqual(await store.pendingMigrations(), []);
     });
 
@@ -244,6 +244,32 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
       assert.deepEqual(await store.flowTotals({ from: T0 + 200_000, to: T0 + 300_000 }), { flows: n, bytes: (n * (n - 1)) / 2, packets: n });
     });
 
+    it('keeps sFlow interface counters apart from flows, every value exact', async () => {
+      const row = (i: number) => ({
+        exporter: A(i % 2 === 0 ? '192.0.2.1' : '2001:db8::1'),
+        observationDomain: i,
+        time: T0 + 500_000 + i,
+        ifIndex: 0xffffffff - i,
+        ifSpeed: 100_000_000_000,
+        inOctets: Number.MAX_SAFE_INTEGER - i,
+        inPackets: 2 ** 40 + i,
+        inErrors: i,
+        inDiscards: 0,
+        outOctets: 123_456_789_012 + i,
+        outPackets: 7 * i,
+        outErrors: 1,
+        outDiscards: 2,
+      });
+      const rows = [row(1), row(0), row(2)];
+      await store.insertInterfaceCounters(rows);
+      const back = await store.readInterfaceCounters({ from: T0 + 500_000, to: T0 + 500_010 });
+      assert.deepEqual(back, [row(0), row(1), row(2)]);
+      assert.equal((await store.flowTotals({ from: T0 + 500_000, to: T0 + 500_010 })).flows, 0);
+      await assert.rejects(store.insertInterfaceCounters([row(3), { ...row(4), inOctets: -1 }]), (e) => isFlowmapError(e, 'FLOWMAP_BATCH_INVALID') && /row 1 inOctets/.test(e.message));
+      await assert.rejects(store.insertInterfaceCounters([{ ...row(5), exporter: new Uint8Array(4) }]), (e) => isFlowmapError(e, 'FLOWMAP_BATCH_INVALID'));
+      assert.equal((await store.readInterfaceCounters({ from: T0 + 500_000, to: T0 + 500_010 })).length, 3, 'a refused batch writes nothing');
+    });
+
     it('refuses a migration that changed after it was applied, and one that went missing', async () => {
       const dialect = store.kind;
       const dir = mkdtempSync(join(tmpdir(), 'flowmap-migrations-'));
@@ -257,10 +283,10 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
       await assert.rejects(missing.migrate(), (e) => isFlowmapError(e, 'FLOWMAP_MIGRATION_MISSING') && e.message.includes('0002_meta.sql'));
       await missing.close();
       cpSync(join(MIGRATIONS_ROOT, dialect), dir, { recursive: true });
-      writeFileSync(join(dir, '0003_probe.sql'), 'CREATE TABLE probe_added (a UInt8) ENGINE = Memory;'.replace('UInt8) ENGINE = Memory', dialect === 'duckdb' ? 'INTEGER)' : 'UInt8) ENGINE = Memory'));
+      writeFileSync(join(dir, '0004_probe.sql'), 'CREATE TABLE probe_added (a UInt8) ENGINE = Memory;'.replace('UInt8) ENGINE = Memory', dialect === 'duckdb' ? 'INTEGER)' : 'UInt8) ENGINE = Memory'));
       const extended = await h.reopen(dir);
       const report = await extended.migrate();
-      assert.deepEqual(report.applied.map((m) => m.name), ['0003_probe.sql']);
+      assert.deepEqual(report.applied.map((m) => m.name), ['0004_probe.sql']);
       await extended.close();
       rmSync(dir, { recursive: true, force: true });
       store = await h.reopen();

@@ -1,6 +1,7 @@
 // The storage port: what every stage may ask of the store. Two adapters implement it —
 // `clickhouse/` (service mode) and `duckdb/` (embedded mode) — and `conformance.test.ts` holds
 // them to the same answers for the same inputs. Nothing outside store/ knows SQL.
+import type { InterfaceCounters } from '../core/counters.js';
 import type { FlowBatch } from '../core/flow.js';
 
 /** Half-open time range [from, to) in Unix seconds, on time_received. */
@@ -81,6 +82,10 @@ export interface Store {
    * At most `limit` rows (default 10000, max 1000000).
    */
   readFlows(range: TimeRange, options?: { limit?: number }): Promise<FlowBatch>;
+  /** sFlow counter samples; refused whole (FLOWMAP_BATCH_INVALID) when any row is malformed. */
+  insertInterfaceCounters(rows: readonly InterfaceCounters[]): Promise<void>;
+  /** Counter samples in a range of `time`, ordered by time, exporter, domain, ifIndex. */
+  readInterfaceCounters(range: TimeRange, options?: { limit?: number }): Promise<InterfaceCounters[]>;
   readonly meta: MetaStore;
   /** Resolves when the store answers; rejects (within a few seconds) when it does not. */
   ping(): Promise<void>;

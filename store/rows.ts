@@ -1,5 +1,6 @@
 // What both adapters share about result rows: metadata version numbers, the order raw reads
 // return, and turning result rows (hex addresses, enum text) back into a flow batch.
+import { COUNTER_COLUMNS, type InterfaceCounters } from '../core/counters.js';
 import { FLOW_COLUMNS, createFlowBatch, enumIndex, type FlowBatch } from '../core/flow.js';
 import { formatAddress } from '../core/ip.js';
 import type { AggregateKey } from './port.js';
@@ -55,4 +56,17 @@ export function batchFromRows(rows: readonly Record<string, unknown>[]): FlowBat
   });
   batch.length = rows.length;
   return batch;
+}
+
+/** Interface counters from result rows: `c_time` Unix seconds, `c_exporter` hex, numbers (or numeric strings / bigints). */
+export function countersFromRows(rows: readonly Record<string, unknown>[]): InterfaceCounters[] {
+  return rows.map((r) => {
+    const counters = {
+      exporter: Uint8Array.from(Buffer.from(String(r.c_exporter), 'hex')),
+      observationDomain: Number(r.observation_domain),
+      time: Number(r.c_time),
+    } as InterfaceCounters;
+    for (const [field, column] of COUNTER_COLUMNS) counters[field] = Number(r[column]);
+    return counters;
+  });
 }

@@ -179,10 +179,10 @@ describe('flowmap in service mode (ClickHouse + BullMQ)', { skip: serviceSkip },
     assert.match(early.output, /FLOWMAP_MIGRATION_PENDING: .*run `flowmap migrate` first/);
     const first = await run(['migrate'], env);
     assert.equal(first.code, 0, first.output);
-    assert.match(first.output, /ClickHouse 18\.\d+.*database flowmap_cli: applied 2 migration\(s\): 0001_flows\.sql, 0002_meta\.sql|ClickHouse .*applied 2 migration/);
+    assert.match(first.output, /ClickHouse 18\.\d+.*database flowmap_cli: applied 3 migration\(s\): 0001_flows\.sql, 0002_meta\.sql, 0003_interface_counters\.sql/);
     const second = await run(['migrate'], env);
     assert.equal(second.code, 0, second.output);
-    assert.match(second.output, /nothing to apply; all 2 migrations already applied/);
+    assert.match(second.output, /nothing to apply; all 3 migrations already applied/);
     const json = await run(['migrate', '--json'], env);
     assert.deepEqual((JSON.parse(json.output) as { applied: unknown[] }).applied, []);
   });

@@ -50,22 +50,9 @@ export class DecodeCounters {
   }
 }
 
-/** sFlow counter samples (generic interface counters), kept apart from flows. */
-export interface InterfaceCounters {
-  exporter: Uint8Array;
-  observationDomain: number;
-  time: number;
-  ifIndex: number;
-  ifSpeed: number;
-  inOctets: number;
-  inPackets: number;
-  inErrors: number;
-  inDiscards: number;
-  outOctets: number;
-  outPackets: number;
-  outErrors: number;
-  outDiscards: number;
-}
+/** sFlow counter samples (generic interface counters), kept apart from flows: core/counters.ts. */
+export type { InterfaceCounters } from '../../core/counters.js';
+import type { InterfaceCounters } from '../../core/counters.js';
 
 /** What a decoder needs besides the datagram; one per collector process (or per test). */
 export interface DecoderState {

@@ -6,13 +6,14 @@ import { join } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { redactUrl } from '../../core/config.js';
 import { FlowmapError } from '../../core/errors.js';
+import { COUNTER_COLUMNS, type InterfaceCounters } from '../../core/counters.js';
 import { FLOW_COLUMNS, validateFlowBatch, type FlowBatch } from '../../core/flow.js';
 import type { Logger } from '../../core/logger.js';
 import { MIGRATIONS_ROOT, pendingMigrations, readMigrations, runMigrations, type MigrationTarget } from '../migrate.js';
 import type { AggregateKey, AppliedMigration, FlowAggregateQuery, FlowAggregateRow, FlowTotals, JsonValue, MetaEntry, MetaStore, MigrationReport, Store, TimeRange } from '../port.js';
-import { checkAggregateQuery, checkMetaLimit, checkNamespaceKey, checkRange, checkReadLimit } from '../checks.js';
-import { ADDRESS_KEYS, addressFromHex, batchFromRows, nextVersion, READ_ORDER } from '../rows.js';
-import { encodeTsv, FLOW_COLUMN_NAMES } from './insert.js';
+import { checkInterfaceCounters, checkAggregateQuery, checkMetaLimit, checkNamespaceKey, checkRange, checkReadLimit } from '../checks.js';
+import { countersFromRows, ADDRESS_KEYS, addressFromHex, batchFromRows, nextVersion, READ_ORDER } from '../rows.js';
+import { COUNTER_COLUMN_NAMES, encodeCountersTsv, encodeTsv, FLOW_COLUMN_NAMES } from './insert.js';
 import { identifier, joinSql, lit, sql, toText, type Sql } from './literal.js';
 
 export interface ClickHouseStoreConfig {
@@ -193,6 +194,29 @@ class ClickHouseStore implements Store {
       sql`SELECT ${select} FROM flows WHERE time_received >= ${lit.dateTime(range.from)} AND time_received < ${lit.dateTime(range.to)} ORDER BY ${order} LIMIT ${lit.uint(limit, 32)}`,
     );
     return batchFromRows(rows);
+  }
+
+  async insertInterfaceCounters(rows: readonly InterfaceCounters[]): Promise<void> {
+    checkInterfaceCounters(rows);
+    if (rows.length === 0) return;
+    await this.client.insert({
+      table: 'interface_counters',
+      values: Readable.from([Buffer.from(encodeCountersTsv(rows), 'utf8')], { objectMode: false }),
+      format: 'TabSeparated',
+      columns: COUNTER_COLUMN_NAMES as [string, ...string[]],
+    });
+  }
+
+  async readInterfaceCounters(range: TimeRange, options: { limit?: number } = {}): Promise<InterfaceCounters[]> {
+    checkRange(range);
+    const limit = checkReadLimit(options.limit);
+    const counters = joinSql(COUNTER_COLUMNS.map(([, column]) => identifier(column)), ', ');
+    const rows = await this.rows(
+      sql`SELECT toUnixTimestamp(time) AS c_time, hex(exporter) AS c_exporter, observation_domain, ${counters} FROM interface_counters
+          WHERE time >= ${lit.dateTime(range.from)} AND time < ${lit.dateTime(range.to)}
+          ORDER BY time, exporter, observation_domain, if_index LIMIT ${lit.uint(limit, 32)}`,
+    );
+    return countersFromRows(rows);
   }
 
   async ping(): Promise<void> {

@@ -2,6 +2,7 @@
 // JSON cannot carry the raw bytes of FixedString(16) addresses (a \u00ff escape becomes two UTF-8
 // bytes); TSV's \xHH escapes can, and 18.16 parses them. RowBinary would be smaller but the HTTP
 // client has no encoder for it on insert; the collector issue measures the alternatives.
+import { COUNTER_COLUMNS, type InterfaceCounters } from '../../core/counters.js';
 import { FLOW_COLUMNS, type FlowBatch } from '../../core/flow.js';
 
 const HEX = Array.from({ length: 256 }, (_, b) => `\\x${b.toString(16).padStart(2, '0')}`);
@@ -45,4 +46,17 @@ export function encodeTsv(batch: FlowBatch, start = 0, end = batch.length): stri
     lines.push(fields.join('\t'));
   }
   return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+}
+
+export const COUNTER_COLUMN_NAMES: readonly string[] = ['time', 'exporter', 'observation_domain', ...COUNTER_COLUMNS.map(([, column]) => column)];
+
+/** Interface counter rows as TabSeparated, in COUNTER_COLUMN_NAMES order. */
+export function encodeCountersTsv(rows: readonly InterfaceCounters[]): string {
+  let text = '';
+  for (const row of rows) {
+    let exporter = '';
+    for (let b = 0; b < 16; b++) exporter += HEX[row.exporter[b] ?? 0];
+    text += [row.time, exporter, row.observationDomain, ...COUNTER_COLUMNS.map(([field]) => row[field])].join('\t') + '\n';
+  }
+  return text;
 }

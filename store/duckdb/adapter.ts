@@ -5,13 +5,14 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue, version as duckdbVersion } from '@duckdb/node-api';
+import { COUNTER_COLUMNS, type InterfaceCounters } from '../../core/counters.js';
 import { FLOW_COLUMNS, validateFlowBatch, type FlowBatch } from '../../core/flow.js';
 import { FlowmapError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { MIGRATIONS_ROOT, pendingMigrations, readMigrations, runMigrations, type MigrationTarget } from '../migrate.js';
 import type { AppliedMigration, FlowAggregateQuery, FlowAggregateRow, FlowTotals, JsonValue, MetaEntry, MetaStore, MigrationReport, Store, TimeRange } from '../port.js';
-import { checkAggregateQuery, checkMetaLimit, checkNamespaceKey, checkRange, checkReadLimit } from '../checks.js';
-import { ADDRESS_KEYS, addressFromHex, batchFromRows, nextVersion, READ_ORDER } from '../rows.js';
+import { checkInterfaceCounters, checkAggregateQuery, checkMetaLimit, checkNamespaceKey, checkRange, checkReadLimit } from '../checks.js';
+import { countersFromRows, ADDRESS_KEYS, addressFromHex, batchFromRows, nextVersion, READ_ORDER } from '../rows.js';
 
 export interface DuckDBStoreConfig {
   /** Data directory; the database is `<dir>/flowmap.duckdb`. ':memory:' for a private in-memory store. */
@@ -206,6 +207,40 @@ class DuckDBStore implements Store {
       [range.from, range.to],
     );
     return batchFromRows(rows);
+  }
+
+  async insertInterfaceCounters(rows: readonly InterfaceCounters[]): Promise<void> {
+    checkInterfaceCounters(rows);
+    if (rows.length === 0) return;
+    await this.serial.run(async () => {
+      this.assertOpen();
+      const appender = await this.connection.createAppender('interface_counters');
+      try {
+        for (const row of rows) {
+          appender.appendUInteger(row.time);
+          appender.appendBlob(row.exporter);
+          appender.appendUInteger(row.observationDomain);
+          appender.appendUInteger(row.ifIndex);
+          for (const [field] of COUNTER_COLUMNS.slice(1)) appender.appendUBigInt(BigInt(row[field]));
+          appender.endRow();
+        }
+        appender.flushSync();
+      } finally {
+        appender.closeSync();
+      }
+    });
+  }
+
+  async readInterfaceCounters(range: TimeRange, options: { limit?: number } = {}): Promise<InterfaceCounters[]> {
+    checkRange(range);
+    const limit = checkReadLimit(options.limit);
+    const columns = COUNTER_COLUMNS.map(([, column]) => column).join(', ');
+    const rows = await this.rows(
+      `SELECT time AS c_time, hex(exporter) AS c_exporter, observation_domain, ${columns} FROM interface_counters
+       WHERE time >= $1 AND time < $2 ORDER BY time, exporter, observation_domain, if_index LIMIT ${limit}`,
+      [range.from, range.to],
+    );
+    return countersFromRows(rows);
   }
 
   /**
