@@ -4,7 +4,7 @@
 //
 //   npm run bench:decode                  print the table
 //   npm run bench:decode -- --write       also rewrite the results section of BENCHMARKS.md
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -22,9 +22,9 @@ import { encodeNetflow5 } from '../collector/encoders/netflow5.js';
 import { encodeNetflow9 } from '../collector/encoders/netflow9.js';
 import { encodeSflow } from '../collector/encoders/sflow.js';
 import { readCapture } from '../collector/pcap.js';
+import { CORPUS, corpusFiles, NETFLOWV9_HANGS } from '../test/corpus.js';
 
 const root = join(import.meta.dirname, '..');
-const corpus = join(root, '..', 'shared', 'corpus');
 const SECONDS_PER_CASE = Number(process.env.BENCH_SECONDS ?? 2);
 
 type Protocol = 'netflow5' | 'netflow9' | 'ipfix' | 'sflow';
@@ -35,20 +35,6 @@ interface Stream {
   exporter: Uint8Array;
   datagrams: Uint8Array[];
 }
-
-/**
- * Captures node-netflowv9 never returns from (it loops until out of memory on a zero-length
- * flowset or a malformed template), as in collector/decoders/netflow9.test.ts.
- */
-const ORACLE_HANGS = new Set([
-  'netflow-v9/logstash-codec-netflow/wrapped/Netflow-9-Cisco-ACI.pcap',
-  'netflow-v9/logstash-codec-netflow/wrapped/Netflow-9-Palo-Alto-1-flowset-in-large-zero-filled-packet.pcap',
-  'netflow-v9/libnetflow9/malformed-OT.pcap',
-  'netflow-v9/libnetflow9/malformed_1.pcap',
-  'netflow-v9/libnetflow9/malformed_3.pcap',
-  'netflow-v9/libnetflow9/malformed_4.pcap',
-  'netflow-v9/libnetflow9/malformed_5.pcap',
-]);
 
 function sniff(payload: Uint8Array): Protocol | undefined {
   if (payload.length < 4) return undefined;
@@ -63,12 +49,7 @@ function sniff(payload: Uint8Array): Protocol | undefined {
 /** Well-formed corpus captures only (our decoder counts no skip): the malformed ones measure error paths, and hang node-netflowv9. */
 function corpusStreams(): Record<Protocol, Stream[]> {
   const out: Record<Protocol, Stream[]> = { netflow5: [], netflow9: [], ipfix: [], sflow: [] };
-  const walk = (dir: string): string[] =>
-    readdirSync(dir).flatMap((e) => {
-      const p = join(dir, e);
-      return statSync(p).isDirectory() ? walk(p) : /\.pcapn?g?$/.test(e) ? [p] : [];
-    });
-  for (const file of walk(corpus).sort()) {
+  for (const file of corpusFiles(CORPUS)) {
     const capture = readCapture(readFileSync(file));
     const byKey = new Map<string, Stream & { protocol: Protocol }>();
     for (const d of capture.datagrams) {
@@ -76,7 +57,7 @@ function corpusStreams(): Record<Protocol, Stream[]> {
       if (protocol === undefined) continue;
       const key = `${protocol}/${Buffer.from(d.src).toString('hex')}`;
       let stream = byKey.get(key);
-      if (stream === undefined) byKey.set(key, (stream = { protocol, file: file.slice(corpus.length + 1), exporter: d.src, datagrams: [] }));
+      if (stream === undefined) byKey.set(key, (stream = { protocol, file: file.slice(CORPUS.length + 1), exporter: d.src, datagrams: [] }));
       stream.datagrams.push(Uint8Array.from(d.payload));
     }
     for (const stream of byKey.values()) {
@@ -205,7 +186,7 @@ function theirs(streams: Stream[]): { flows: number; datagrams: number; seconds:
 }
 
 function oracleSurvives(stream: Stream): boolean {
-  if (stream.file !== undefined && ORACLE_HANGS.has(stream.file)) return false;
+  if (stream.file !== undefined && NETFLOWV9_HANGS.has(stream.file)) return false;
   const oracle = new NetFlowV9({ cb: () => undefined });
   try {
     for (const d of stream.datagrams) oracle.nfPktDecode(Buffer.from(d), { address: '192.0.2.1', port: 50000, size: d.length });

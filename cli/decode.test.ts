@@ -1,3 +1,4 @@
+import { CORPUS } from '../test/corpus.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -7,12 +8,11 @@ import { isFlowmapError } from '../core/errors.js';
 import { FLOW_COLUMNS } from '../core/flow.js';
 import { decodeCaptureFile, parsePorts, summaryText } from './decode.js';
 
-const corpus = join(import.meta.dirname, '..', '..', 'shared', 'corpus');
 
 describe('flowmap decode', () => {
   it('prints one JSON object per flow with the flow record column names, text addresses and ISO times', () => {
     const lines: string[] = [];
-    const summary = decodeCaptureFile(join(corpus, 'netflow-v5/akvorado/nfv5.pcap'), { json: true, ports: ['netflow=9990'] }, (l) => lines.push(l));
+    const summary = decodeCaptureFile(join(CORPUS, 'netflow-v5/akvorado/nfv5.pcap'), { json: true, ports: ['netflow=9990'] }, (l) => lines.push(l));
     assert.equal(lines.length, 29);
     assert.equal(summary.counters.flows, 29);
     const first = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
@@ -26,7 +26,7 @@ describe('flowmap decode', () => {
 
   it('looks only at the selected ports and says how many datagrams it passed over', () => {
     const lines: string[] = [];
-    const summary = decodeCaptureFile(join(corpus, 'netflow-v5/akvorado/nfv5.pcap'), { json: false, ports: [] }, (l) => lines.push(l));
+    const summary = decodeCaptureFile(join(CORPUS, 'netflow-v5/akvorado/nfv5.pcap'), { json: false, ports: [] }, (l) => lines.push(l));
     assert.equal(lines.length, 0);
     assert.equal(summary.otherPorts, 1);
     assert.match(summaryText('x', summary), /1 datagram\(s\) on other ports \(UDP 9990: 1; add --port PROTO=PORT\)/);
@@ -34,7 +34,7 @@ describe('flowmap decode', () => {
 
   it('prints a readable line per flow without --json', () => {
     const lines: string[] = [];
-    const summary = decodeCaptureFile(join(corpus, 'netflow-v5/akvorado/nfv5.pcap'), { json: false, ports: ['netflow=9990'] }, (l) => lines.push(l));
+    const summary = decodeCaptureFile(join(CORPUS, 'netflow-v5/akvorado/nfv5.pcap'), { json: false, ports: ['netflow=9990'] }, (l) => lines.push(l));
     assert.match(lines[0] ?? '', /^\S+Z netflow5 exporter=10\.19\.144\.41 domain=\d+ \S+ -> \S+ (tcp|udp|icmp|proto=\d+) flags=0x[0-9a-f]{2} bytes=\d+ packets=\d+ rate=1 in=\d+ out=\d+/);
     assert.equal(summary.datagrams, 1);
   });

@@ -1,3 +1,4 @@
+import { CORPUS } from '../test/corpus.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -5,11 +6,10 @@ import { join } from 'node:path';
 import { formatAddress, parseAddress } from '../core/ip.js';
 import { CaptureFormatError, readCapture, writePcap, type CapturedDatagram } from './pcap.js';
 
-const corpus = join(import.meta.dirname, '..', '..', 'shared', 'corpus');
 
 describe('capture files', () => {
   it('reads the UDP payloads of a corpus pcap with addresses, ports and times', () => {
-    const capture = readCapture(readFileSync(join(corpus, 'netflow-v5/akvorado/nfv5.pcap')));
+    const capture = readCapture(readFileSync(join(CORPUS, 'netflow-v5/akvorado/nfv5.pcap')));
     assert.equal(capture.format, 'pcap');
     assert.equal(capture.datagrams.length, 1);
     const d = capture.datagrams[0];

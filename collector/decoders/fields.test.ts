@@ -23,7 +23,8 @@
 //   (Cisco ASA NSEL), else post octets (fields.ts header).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { CORPUS, corpusFiles } from '../../test/corpus.js';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { readCapture } from '../pcap.js';
@@ -34,7 +35,6 @@ import { decodeNetflow9 } from './netflow9.js';
 import { decodeIpfix } from './ipfix.js';
 import { flowAt } from '../../core/flow.js';
 
-const CORPUS = join(import.meta.dirname, '../../../shared/corpus');
 
 type Json = string | Json[] | { [key: string]: Json };
 type Tree = { [key: string]: Json };
@@ -42,15 +42,6 @@ type Tree = { [key: string]: Json };
 interface ManifestEntry {
   file: string;
   tshark?: { primed_with?: string[]; ports?: string[] } | string;
-}
-
-function findDecodes(dir: string, out: string[]): string[] {
-  for (const entry of readdirSync(dir)) {
-    const path = join(dir, entry);
-    if (statSync(path).isDirectory()) findDecodes(path, out);
-    else if (/\.tshark\.json(\.gz)?$/.test(entry)) out.push(path);
-  }
-  return out;
 }
 
 function loadJson(path: string): Json {
@@ -349,7 +340,8 @@ const manifest = new Map<string, ManifestEntry>();
 for (const entry of JSON.parse(readFileSync(join(CORPUS, 'manifest.json'), 'utf8')) as ManifestEntry[]) manifest.set(entry.file, entry);
 // libnetflow9's fuzzer-found malformed captures have no records anybody decodes (MANIFEST); their
 // skip counts are asserted in netflow9.test.ts.
-const decodes = [...findDecodes(join(CORPUS, 'netflow-v9'), []), ...findDecodes(join(CORPUS, 'ipfix'), [])]
+const TSHARK_JSON = /\.tshark\.json(\.gz)?$/;
+const decodes = [...corpusFiles(join(CORPUS, 'netflow-v9'), TSHARK_JSON), ...corpusFiles(join(CORPUS, 'ipfix'), TSHARK_JSON)]
   .filter((path) => !/libnetflow9\/malformed/.test(path))
   .sort();
 

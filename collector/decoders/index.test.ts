@@ -2,7 +2,8 @@
 // and that no sequence of bytes makes it throw.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { CORPUS, corpusFiles } from '../../test/corpus.js';
 import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { FLOW_SOURCES } from '../../core/flow.js';
@@ -18,7 +19,6 @@ import { createDecoderState } from './state.js';
 import type { Decoder, DecoderState } from './types.js';
 import { FlowWriter } from './writer.js';
 
-const CORPUS = join(import.meta.dirname, '../../../shared/corpus');
 const EXPORTER = parseAddress('192.0.2.1');
 
 function run(decoder: Decoder, payloads: readonly Uint8Array[], state: DecoderState = createDecoderState()): { out: FlowWriter; state: DecoderState } {
@@ -36,16 +36,7 @@ function payloads(path: string): Uint8Array[] {
 }
 
 function captures(dir: string): string[] {
-  const found: string[] = [];
-  const walk = (d: string): void => {
-    for (const entry of readdirSync(d)) {
-      const path = join(d, entry);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (/\.pcap(ng)?$/.test(entry)) found.push(relative(CORPUS, path));
-    }
-  };
-  walk(join(CORPUS, dir));
-  return found.sort();
+  return corpusFiles(join(CORPUS, dir)).map((path) => relative(CORPUS, path));
 }
 
 /** Rows and counters must equal what the protocol's own decoder produces on the same datagrams. */

@@ -1,6 +1,7 @@
 // NetFlow v5 decoder, specified three ways: small literal datagrams for each rule, every v5 capture
 // in the corpus compared field by field with tshark 4.0's decoding (and with node-netflowv9 as a
 // second independent decoder), and fast-check properties over every corpus datagram.
+import { CORPUS } from '../../test/corpus.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -16,7 +17,6 @@ import { createDecoderState } from './state.js';
 import type { DecoderState } from './types.js';
 import { FlowWriter } from './writer.js';
 
-const CORPUS = join(import.meta.dirname, '../../../shared/corpus');
 const EXPORTER = parseAddress('192.0.2.1');
 
 /** A v5 datagram from literal header values and records (only the fields these tests look at). */

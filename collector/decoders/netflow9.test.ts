@@ -4,7 +4,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { CORPUS, corpusFiles, NETFLOWV9_HANGS } from '../../test/corpus.js';
 import { join } from 'node:path';
 import { decodeNetflow9 } from './netflow9.js';
 import { createDecoderState } from './state.js';
@@ -15,7 +16,6 @@ import { readCapture } from '../pcap.js';
 import { flowAt, type FlowRecord } from '../../core/flow.js';
 import { formatAddress, parseAddress } from '../../core/ip.js';
 
-const CORPUS = join(import.meta.dirname, '../../../shared/corpus');
 const EXPORTER = parseAddress('192.0.2.1');
 const NOW = 1_700_000_000;
 
@@ -180,32 +180,9 @@ function oracleAddress(v4: string | undefined, v6hex: string | undefined): strin
   return v6 !== undefined && (v6 !== '::' || v4 === undefined) ? v6 : v4;
 }
 
-function pcaps(dir: string, out: string[] = []): string[] {
-  for (const entry of readdirSync(dir)) {
-    const path = join(dir, entry);
-    if (statSync(path).isDirectory()) pcaps(path, out);
-    else if (/\.pcap(ng)?$/.test(entry)) out.push(path);
-  }
-  return out;
-}
-
-/**
- * Captures node-netflowv9 never returns from (it loops until out of memory on a zero-length
- * flowset or a malformed template); our decoder handles them, as the corpus and fuzz tests show.
- */
-const ORACLE_HANGS = new Set([
-  'netflow-v9/logstash-codec-netflow/wrapped/Netflow-9-Cisco-ACI.pcap',
-  'netflow-v9/logstash-codec-netflow/wrapped/Netflow-9-Palo-Alto-1-flowset-in-large-zero-filled-packet.pcap',
-  'netflow-v9/libnetflow9/malformed-OT.pcap',
-  'netflow-v9/libnetflow9/malformed_1.pcap',
-  'netflow-v9/libnetflow9/malformed_3.pcap',
-  'netflow-v9/libnetflow9/malformed_4.pcap',
-  'netflow-v9/libnetflow9/malformed_5.pcap',
-]);
-
 describe('NetFlow v9 differential test against node-netflowv9', () => {
   let compared = 0;
-  for (const path of pcaps(join(CORPUS, 'netflow-v9')).sort().filter((p) => !ORACLE_HANGS.has(p.slice(CORPUS.length + 1)))) {
+  for (const path of corpusFiles(join(CORPUS, 'netflow-v9')).filter((p) => !NETFLOWV9_HANGS.has(p.slice(CORPUS.length + 1)))) {
     it(path.slice(CORPUS.length + 1), () => {
       const oracle = new NetFlowV9({});
       const state = createDecoderState();

@@ -3,7 +3,8 @@
 // every corpus datagram (truncation, bit flips, lying lengths and counts).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { CORPUS, corpusFiles } from '../../test/corpus.js';
 import { join, relative } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
@@ -15,7 +16,6 @@ import { createDecoderState } from './state.js';
 import { SKIP_REASONS, type DecoderState, type InterfaceCounters } from './types.js';
 import { FlowWriter } from './writer.js';
 
-const CORPUS = join(import.meta.dirname, '../../../shared/corpus');
 const SFLOW = join(CORPUS, 'sflow-v5');
 const EXPORTER = parseAddress('192.0.2.1');
 const RECEIVED_AT = 1_700_000_005;
@@ -290,13 +290,7 @@ function num(object: JsonObject | undefined, key: string): number | undefined {
 }
 
 function listCaptures(dir: string): string[] {
-  const found: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) found.push(...listCaptures(path));
-    else if (/\.pcap(ng)?$/.test(name) && (existsSync(`${path}.tshark.json`) || existsSync(`${path}.tshark.json.gz`))) found.push(path);
-  }
-  return found;
+  return corpusFiles(dir).filter((path) => existsSync(`${path}.tshark.json`) || existsSync(`${path}.tshark.json.gz`));
 }
 
 function readTshark(capture: string): JsonObject[] {

@@ -4,7 +4,8 @@
 // record is at least one byte), and the template cache must stay within its bounds.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { CORPUS, corpusFiles } from '../../test/corpus.js';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { decodeNetflow9 } from './netflow9.js';
@@ -14,17 +15,7 @@ import { FlowWriter } from './writer.js';
 import type { Decoder, DecoderState } from './types.js';
 import { readCapture } from '../pcap.js';
 
-const CORPUS = join(import.meta.dirname, '../../../shared/corpus');
 const NOW = 1_700_000_000;
-
-function pcaps(dir: string, out: string[] = []): string[] {
-  for (const entry of readdirSync(dir)) {
-    const path = join(dir, entry);
-    if (statSync(path).isDirectory()) pcaps(path, out);
-    else if (/\.pcap(ng)?$/.test(entry)) out.push(path);
-  }
-  return out;
-}
 
 interface Sample {
   bytes: Uint8Array;
@@ -40,7 +31,7 @@ function decoderFor(bytes: Uint8Array): Decoder | undefined {
 }
 
 const samples: Sample[] = [];
-for (const path of [...pcaps(join(CORPUS, 'netflow-v9')), ...pcaps(join(CORPUS, 'ipfix'))].sort()) {
+for (const path of [...corpusFiles(join(CORPUS, 'netflow-v9')), ...corpusFiles(join(CORPUS, 'ipfix'))].sort()) {
   const state = createDecoderState();
   const out = new FlowWriter(64);
   for (const d of readCapture(readFileSync(path)).datagrams) {
