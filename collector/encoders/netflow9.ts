@@ -7,8 +7,8 @@
 // an options record (fields 34 SAMPLING_INTERVAL / 35 SAMPLING_ALGORITHM, RFC 3954 §8), so the
 // decoder scales them back; every record of one domain must share one rate.
 // Times become FIRST/LAST_SWITCHED, uptime milliseconds relative to the header's sysUptime.
-import { isV4Mapped } from '../../core/ip.js';
 import type { FlowRecord } from '../../core/flow.js';
+import { latestTime, recordsByDomain, writeDataSets, writeRecordPrefix, writeTemplateSet } from './templated.js';
 
 export interface Netflow9EncodeOptions {
   /** Header unix seconds; default the latest time_received of the records. */
@@ -46,7 +46,6 @@ const V4_FIELDS = [[8, 4], [12, 4], ...COMMON_FIELDS] as const;
 const V6_FIELDS = [[27, 16], [28, 16], ...COMMON_FIELDS] as const;
 const RECORD_V4 = V4_FIELDS.reduce((n, [, l]) => n + l, 0);
 const RECORD_V6 = V6_FIELDS.reduce((n, [, l]) => n + l, 0);
-const TEMPLATE_FLOWSET_LENGTH = 4 + (4 + V4_FIELDS.length * 4) + (4 + V6_FIELDS.length * 4);
 // Options template: id, scope length 4 (one System scope field), option length 8 (two fields), padded.
 const OPTIONS_TEMPLATE_FLOWSET_LENGTH = pad4(4 + 6 + 4 + 8);
 const OPTIONS_DATA_FLOWSET_LENGTH = pad4(4 + 4 + 4 + 1);
@@ -58,84 +57,45 @@ function pad4(n: number): number {
 export function encodeNetflow9(records: readonly FlowRecord[], options: Netflow9EncodeOptions = {}): Uint8Array[] {
   const maxBytes = options.maxDatagramBytes ?? 1400;
   const uptime = options.sysUptimeMs ?? 1_000_000_000;
-  let exportTime = options.exportTime ?? 0;
-  if (options.exportTime === undefined) for (const r of records) exportTime = Math.max(exportTime, r.time_received);
+  const exportTime = options.exportTime ?? latestTime(records);
   let sequence = options.sequence ?? 0;
-  const byDomain = new Map<number, FlowRecord[]>();
-  for (const r of records) {
-    const domain = r.observation_domain ?? 0;
-    let list = byDomain.get(domain);
-    if (list === undefined) byDomain.set(domain, (list = []));
-    list.push(r);
-  }
   const datagrams: Uint8Array[] = [];
-  for (const [domain, list] of byDomain) {
-    const rate = list[0]?.sampling_rate ?? 1;
-    if (list.some((r) => (r.sampling_rate ?? 1) !== rate)) throw new RangeError(`records of domain ${domain} have different sampling rates; encode them separately`);
+  for (const [domain, { records: list, rate }] of recordsByDomain(records)) {
     let next = 0;
     let first = true;
-    while (next < list.length || (first && list.length === 0)) {
+    while (next < list.length) {
       const withTemplates = options.templates === 'every' || options.templates === undefined || (options.templates === 'first' && first);
       const buffer = new Uint8Array(maxBytes);
       const view = new DataView(buffer.buffer);
       let offset = HEADER_LENGTH;
       let count = 0;
       if (withTemplates) {
-        offset = writeTemplates(view, offset);
+        offset = writeTemplateSet(view, offset, 0, [[NETFLOW9_TEMPLATE_IPV4, V4_FIELDS], [NETFLOW9_TEMPLATE_IPV6, V6_FIELDS]]);
         count += 2;
         if (rate > 1) {
           offset = writeSamplingOptions(view, offset, rate);
           count += 2;
         }
       }
-      // Data: one flowset per run of same-family records.
-      while (next < list.length) {
-        const family6 = !isV4Mapped(list[next]?.src_addr ?? new Uint8Array(16));
-        const recordLength = family6 ? RECORD_V6 : RECORD_V4;
-        if (offset + 4 + recordLength > maxBytes) break;
-        const start = offset;
-        offset += 4;
-        while (next < list.length && offset + recordLength <= maxBytes) {
-          const r = list[next] as FlowRecord;
-          if (!isV4Mapped(r.src_addr) !== family6) break;
-          offset = writeRecord(view, buffer, offset, r, family6, rate, exportTime, uptime);
-          next++;
-          count++;
-        }
-        const end = Math.min(pad4(offset), maxBytes);
-        view.setUint16(start, family6 ? NETFLOW9_TEMPLATE_IPV6 : NETFLOW9_TEMPLATE_IPV4);
-        view.setUint16(start + 2, end - start);
-        offset = end;
-      }
+      const data = writeDataSets(view, offset, maxBytes, list, next, {
+        recordLength: (family6) => (family6 ? RECORD_V6 : RECORD_V4),
+        templateId: (family6) => (family6 ? NETFLOW9_TEMPLATE_IPV6 : NETFLOW9_TEMPLATE_IPV4),
+        write: (at, r, family6) => writeRecord(view, buffer, at, r, family6, rate, exportTime, uptime),
+        pad4: true,
+      });
+      // RFC 3954 §5.1: count is the number of records (templates, options and data) in the datagram.
       view.setUint16(0, 9);
-      view.setUint16(2, count);
+      view.setUint16(2, count + data.written);
       view.setUint32(4, uptime);
       view.setUint32(8, exportTime);
       view.setUint32(12, sequence++);
       view.setUint32(16, domain);
-      datagrams.push(buffer.slice(0, offset));
+      datagrams.push(buffer.slice(0, data.offset));
+      next = data.next;
       first = false;
-      if (list.length === 0) break;
     }
   }
   return datagrams;
-}
-
-function writeTemplates(view: DataView, offset: number): number {
-  view.setUint16(offset, 0);
-  view.setUint16(offset + 2, TEMPLATE_FLOWSET_LENGTH);
-  offset += 4;
-  for (const [id, fields] of [[NETFLOW9_TEMPLATE_IPV4, V4_FIELDS], [NETFLOW9_TEMPLATE_IPV6, V6_FIELDS]] as const) {
-    view.setUint16(offset, id);
-    view.setUint16(offset + 2, fields.length);
-    offset += 4;
-    for (const [type, length] of fields) {
-      view.setUint16(offset, type);
-      view.setUint16(offset + 2, length);
-      offset += 4;
-    }
-  }
-  return offset;
 }
 
 /** RFC 3954 §6.1-6.2: options template (scope System) and its record stating the rate. */
@@ -162,26 +122,9 @@ function writeSamplingOptions(view: DataView, offset: number, rate: number): num
 }
 
 function writeRecord(view: DataView, buffer: Uint8Array, offset: number, r: FlowRecord, family6: boolean, rate: number, exportTime: number, uptime: number): number {
-  if (family6) {
-    buffer.set(r.src_addr, offset);
-    buffer.set(r.dst_addr, offset + 16);
-    offset += 32;
-  } else {
-    buffer.set(r.src_addr.subarray(12, 16), offset);
-    buffer.set(r.dst_addr.subarray(12, 16), offset + 4);
-    offset += 8;
-  }
-  view.setUint16(offset, r.src_port ?? 0);
-  view.setUint16(offset + 2, r.dst_port ?? 0);
-  view.setUint8(offset + 4, r.proto ?? 0);
-  view.setUint8(offset + 5, r.tcp_flags ?? 0);
-  view.setBigUint64(offset + 6, BigInt(Math.round((r.bytes ?? 0) / rate)));
-  view.setBigUint64(offset + 14, BigInt(Math.round((r.packets ?? 0) / rate)));
-  view.setUint32(offset + 22, r.in_if ?? 0);
-  view.setUint32(offset + 26, r.out_if ?? 0);
-  view.setUint16(offset + 30, r.vlan ?? 0);
+  offset = writeRecordPrefix(view, buffer, offset, r, family6, rate);
   const uptimeAt = (t: number): number => Math.max(0, uptime - (exportTime - t) * 1000) >>> 0;
-  view.setUint32(offset + 32, uptimeAt(r.time_start ?? r.time_received));
-  view.setUint32(offset + 36, uptimeAt(r.time_end ?? r.time_received));
-  return offset + 40;
+  view.setUint32(offset, uptimeAt(r.time_start ?? r.time_received));
+  view.setUint32(offset + 4, uptimeAt(r.time_end ?? r.time_received));
+  return offset + 8;
 }
