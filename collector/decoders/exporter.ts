@@ -1,4 +1,4 @@
-// Per-datagram exporter facts for the NetFlow/IPFIX decoders, memoised per exporter: the cache key
+// Per-datagram exporter facts for the decoders, memoised per exporter: the cache key
 // (state.ts exporterKey, hex), the address text (the key of configured sampling overrides) and
 // the 16 bytes as four native-endian words, computed once per exporter rather than per datagram.
 // And the bulk write of the exporter column for a run of rows, four word stores per row instead

@@ -22,9 +22,8 @@
 //   sampled IPv4/IPv6 record; a sampled non-IP frame (ARP, LLDP, …) has no address to map and is
 //   counted `unsupported`.
 import { enumIndex, type FlowColumns } from '../../core/flow.js';
-import { formatAddress } from '../../core/ip.js';
 import { parseEthernet, parseIPv4, parseIPv6, PACKET_IP, PACKET_TRUNCATED, type PacketResult } from './packet.js';
-import { exporterKey } from './state.js';
+import { exporterNames } from './exporter.js';
 import type { Datagram, Decoder, DecoderState } from './types.js';
 import type { FlowWriter } from './writer.js';
 
@@ -258,7 +257,7 @@ function decodeFlowSample(
     return;
   }
 
-  if (state.sampling.hasOverrides) rate = state.sampling.override(formatAddress(datagram.exporter)) ?? rate;
+  if (state.sampling.hasOverrides) rate = state.sampling.override(exporterNames(datagram.exporter).text) ?? rate;
   if (rate === 0) rate = fallbackRate(datagram.exporter, subAgent, state);
   // Both factors are 32-bit: a lying pair could pass 2^53, which the flow batch refuses whole.
   if (length * rate > Number.MAX_SAFE_INTEGER) {
@@ -285,7 +284,8 @@ function decodeFlowSample(
 
 /** A sample claiming rate 0 is unsampled information we cannot scale: configured rate, else 1. */
 function fallbackRate(exporter: Uint8Array, subAgent: number, state: DecoderState): number {
-  const configured = state.sampling.rate(exporterKey(exporter), subAgent, formatAddress(exporter));
+  const names = exporterNames(exporter);
+  const configured = state.sampling.rate(names.key, subAgent, names.text);
   if (configured !== undefined) return configured;
   state.counters.samplingUnknown++;
   return 1;
