@@ -383,6 +383,26 @@ function recordRate(): number {
   return 0;
 }
 
+/** IPFIX system init times learnt so far, as [exporter key, domain, ms] (snapshot.ts saves them). */
+export function* systemInitEntries(state: DecoderState): IterableIterator<[exporter: string, domain: number, ms: number]> {
+  for (const [k, ms] of systemInitTimes.get(state) ?? []) {
+    const slash = k.lastIndexOf('/');
+    yield [k.slice(0, slash), Number(k.slice(slash + 1)), ms];
+  }
+}
+
+/** Puts back a saved system init time (snapshot.ts). */
+export function restoreSystemInit(state: DecoderState, exporter: string, domain: number, ms: number): void {
+  let times = systemInitTimes.get(state);
+  if (times === undefined) {
+    times = new Map();
+    systemInitTimes.set(state, times);
+  }
+  const k = `${exporter}/${domain}`;
+  if (times.has(k) || times.size < MAX_SYSTEM_INIT_ENTRIES) times.set(k, ms);
+  initMemoState = undefined;
+}
+
 /** Learns what an options record says about its exporter: sampling rate, system init time. */
 function learnOptions(state: DecoderState): void {
   const ctx = context;

@@ -55,6 +55,14 @@ export class SamplingRates {
     return this.config.overrides?.get(exporterText);
   }
 
+  /** Learnt rates as [exporter, domain, rate]: for saving them across restarts (snapshot.ts). */
+  *entries(): IterableIterator<[exporter: string, domain: number, rate: number]> {
+    for (const [k, rate] of this.learnt) {
+      const slash = k.lastIndexOf('/');
+      yield [k.slice(0, slash), Number(k.slice(slash + 1)), rate];
+    }
+  }
+
   get size(): number {
     return this.learnt.size;
   }

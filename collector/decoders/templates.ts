@@ -71,6 +71,13 @@ export class TemplateCache<T = unknown> {
     return this.exporters.get(exporter)?.size ?? 0;
   }
 
+  /** Every cached entry: for saving the cache across restarts (snapshot.ts). */
+  *entries(): IterableIterator<[exporter: string, domain: number, templateId: number, template: T]> {
+    for (const [exporter, templates] of this.exporters) {
+      for (const [k, template] of templates) yield [exporter, Math.floor(k / 0x10000), k % 0x10000, template];
+    }
+  }
+
   get exporterCount(): number {
     return this.exporters.size;
   }
