@@ -2,11 +2,27 @@
 // with the same FLOWMAP_BAD_REQUEST messages before any SQL is built.
 import { COUNTER_COLUMNS, type InterfaceCounters } from '../core/counters.js';
 import { FlowmapError } from '../core/errors.js';
-import { AGGREGATE_KEYS, DEFAULT_AGGREGATE_LIMIT, DEFAULT_READ_LIMIT, MAX_AGGREGATE_LIMIT, MAX_READ_LIMIT, type AggregateKey, type FlowAggregateQuery, type TimeRange } from './port.js';
+import { tryParseAddress, type Address } from '../core/ip.js';
+import {
+  AGGREGATE_KEYS,
+  DEFAULT_AGGREGATE_LIMIT,
+  DEFAULT_EVIDENCE_LIMIT,
+  DEFAULT_READ_LIMIT,
+  MAX_AGGREGATE_LIMIT,
+  MAX_EVIDENCE_LIMIT,
+  MAX_READ_LIMIT,
+  ROLLUP_KEYS,
+  type AggregateKey,
+  type ExporterStatus,
+  type FlowAggregateQuery,
+  type ListenerEvidenceQuery,
+  type RollupAggregateQuery,
+  type RollupKey,
+  type TimeRange,
+} from './port.js';
 
 export function checkRange(range: TimeRange): void {
-  const ok = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
-  if (!ok(range.from) || !ok(range.to) || range.from > range.to) {
+  if (!isUint32(range.from) || !isUint32(range.to) || range.from > range.to) {
     throw new FlowmapError('FLOWMAP_BAD_REQUEST', `time range [${range.from}, ${range.to}) must be whole Unix seconds with from <= to`, {
       status: 400,
       details: { from: range.from, to: range.to },
@@ -14,12 +30,26 @@ export function checkRange(range: TimeRange): void {
   }
 }
 
-export function checkAggregateQuery(query: FlowAggregateQuery): { keys: AggregateKey[]; limit: number; orderBy: 'flows' | 'bytes' | 'packets' } {
+export function checkAggregateQuery(query: FlowAggregateQuery): { keys: AggregateKey[]; limit: number; orderBy: Metric } {
+  return checkGroupedQuery(query, AGGREGATE_KEYS, 'flows');
+}
+
+export function checkRollupQuery(query: RollupAggregateQuery): { keys: RollupKey[]; limit: number; orderBy: Metric } {
+  return checkGroupedQuery(query, ROLLUP_KEYS, 'the hourly rollup');
+}
+
+type Metric = 'flows' | 'bytes' | 'packets';
+
+function checkGroupedQuery<K extends string>(
+  query: { range: TimeRange; groupBy: readonly K[]; orderBy?: Metric; limit?: number },
+  allowed: readonly K[],
+  what: string,
+): { keys: K[]; limit: number; orderBy: Metric } {
   checkRange(query.range);
   const keys = [...new Set(query.groupBy)];
   for (const key of keys) {
-    if (!(AGGREGATE_KEYS as readonly string[]).includes(key)) {
-      throw new FlowmapError('FLOWMAP_BAD_REQUEST', `cannot group flows by '${String(key)}'; allowed: ${AGGREGATE_KEYS.join(', ')}`, { status: 400, details: { key } });
+    if (!(allowed as readonly string[]).includes(key)) {
+      throw new FlowmapError('FLOWMAP_BAD_REQUEST', `cannot group ${what} by '${String(key)}'; allowed: ${allowed.join(', ')}`, { status: 400, details: { key } });
     }
   }
   const limit = query.limit ?? DEFAULT_AGGREGATE_LIMIT;
@@ -31,6 +61,32 @@ export function checkAggregateQuery(query: FlowAggregateQuery): { keys: Aggregat
     throw new FlowmapError('FLOWMAP_BAD_REQUEST', `orderBy '${String(orderBy)}' must be flows, bytes or packets`, { status: 400, details: { orderBy } });
   }
   return { keys, limit, orderBy };
+}
+
+/** A point in time for retention: whole Unix seconds in DateTime's range. */
+export function checkCutoff(cutoff: number): void {
+  if (!isUint32(cutoff)) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `retention cutoff ${String(cutoff)} must be whole Unix seconds (0-4294967295)`, { status: 400, details: { cutoff } });
+  }
+}
+
+export function checkEvidenceQuery(query: ListenerEvidenceQuery): { minPeers: number; minPeerPorts: number; limit: number } {
+  const minimum = (name: 'minPeers' | 'minPeerPorts'): number => {
+    const value = query[name] ?? 1;
+    if (!isUint32(value)) {
+      throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${name} ${String(value)} must be an integer 0-4294967295`, { status: 400, details: { [name]: value } });
+    }
+    return value;
+  };
+  const limit = query.limit ?? DEFAULT_EVIDENCE_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_EVIDENCE_LIMIT) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `limit ${limit} must be 1-${MAX_EVIDENCE_LIMIT}`, { status: 400, details: { limit } });
+  }
+  return { minPeers: minimum('minPeers'), minPeerPorts: minimum('minPeerPorts'), limit };
+}
+
+function isUint32(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
 }
 
 /** In a /u regex, paired surrogates are one code point; only unpaired ones match. */
@@ -82,4 +138,49 @@ export function checkInterfaceCounters(rows: readonly InterfaceCounters[]): void
       if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw bad(`${name} = ${String(value)} is not a non-negative integer`);
     }
   });
+}
+
+/** Longest collector id and error reason kept; both are short names, not free text. */
+export const MAX_EXPORTER_NAME = 200;
+/** Sampling rates and error reasons per exporter row. */
+export const MAX_EXPORTER_LIST = 1000;
+
+/**
+ * Exporter status rows, refused whole (FLOWMAP_BATCH_INVALID) when any is malformed. Returns each
+ * row's exporter address as 16 bytes, in row order.
+ */
+export function checkExporterStatus(rows: readonly ExporterStatus[]): Address[] {
+  return rows.map((row, i) => {
+    const bad = (what: string): FlowmapError => new FlowmapError('FLOWMAP_BATCH_INVALID', `exporter status refused: row ${i} ${what}`, { status: 400, details: { row: i } });
+    const name = (value: unknown, field: string): void => {
+      if (typeof value !== 'string' || value === '' || value.length > MAX_EXPORTER_NAME || LONE_SURROGATE.test(value)) {
+        throw bad(`${field} ${JSON.stringify(value)} must be 1-${MAX_EXPORTER_NAME} characters of valid Unicode`);
+      }
+    };
+    name(row.collector, 'collector');
+    const exporter = typeof row.exporter === 'string' ? tryParseAddress(row.exporter) : undefined;
+    if (exporter === undefined) throw bad(`exporter ${JSON.stringify(row.exporter)} is not an IPv4 or IPv6 address`);
+    for (const field of ['firstSeen', 'lastSeen', 'updatedAt', 'templates'] as const) {
+      if (!isUint32(row[field])) throw bad(`${field} = ${String(row[field])} is not a 32-bit unsigned integer`);
+    }
+    for (const field of ['datagrams', 'flows'] as const) {
+      if (!isCount(row[field])) throw bad(`${field} = ${String(row[field])} is not a non-negative integer`);
+    }
+    if (!Array.isArray(row.samplingRates) || row.samplingRates.length > MAX_EXPORTER_LIST || !row.samplingRates.every(isUint32)) {
+      throw bad(`samplingRates must be at most ${MAX_EXPORTER_LIST} 32-bit unsigned integers`);
+    }
+    const errors: unknown = row.errors;
+    if (typeof errors !== 'object' || errors === null || Array.isArray(errors) || Object.keys(errors).length > MAX_EXPORTER_LIST) {
+      throw bad(`errors must be an object of at most ${MAX_EXPORTER_LIST} reasons`);
+    }
+    for (const [reason, count] of Object.entries(errors)) {
+      name(reason, 'error reason');
+      if (!isCount(count)) throw bad(`errors[${JSON.stringify(reason)}] = ${String(count)} is not a non-negative integer`);
+    }
+    return exporter;
+  });
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }

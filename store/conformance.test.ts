@@ -14,7 +14,7 @@ import { isFlowmapError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import { serviceUrl } from '../test/services.js';
 import { MIGRATIONS_ROOT } from './migrate.js';
-import type { AggregateKey, Store } from './port.js';
+import type { AggregateKey, ExporterStatus, ListenerEvidence, RollupKey, Store } from './port.js';
 import { createClickHouseStore } from './clickhouse/adapter.js';
 import { identifier, sql, toText } from './clickhouse/literal.js';
 import { createDuckDBStore } from './duckdb/adapter.js';
@@ -69,6 +69,94 @@ function sampleRecords(): FlowRecord[] {
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
+const MIGRATIONS = ['0001_flows.sql', '0002_meta.sql', '0003_interface_counters.sql', '0004_flows_1h.sql', '0005_listener_evidence.sql', '0006_exporters.sql'];
+const HOUR = 3600;
+const DAY = 86_400;
+const utcDay = (t: number): number => Math.floor(t / DAY) * DAY;
+
+interface Totals {
+  flows: number;
+  bytes: number;
+  packets: number;
+}
+
+function totalsOf(records: readonly FlowRecord[]): Totals {
+  return { flows: records.length, bytes: records.reduce((s, r) => s + (r.bytes ?? 0), 0), packets: records.reduce((s, r) => s + (r.packets ?? 0), 0) };
+}
+
+/** The rollup's orientation, restated from the issue: 'src' makes the source the server, anything else the destination. */
+function oriented(r: FlowRecord): { client: string; server: string; service_port: number } {
+  return r.server_side === 'src'
+    ? { client: formatAddress(r.dst_addr), server: formatAddress(r.src_addr), service_port: r.src_port ?? 0 }
+    : { client: formatAddress(r.src_addr), server: formatAddress(r.dst_addr), service_port: r.dst_port ?? 0 };
+}
+
+/**
+ * Listener evidence by brute force: both ends of every TCP/UDP/SCTP record, the set of the other
+ * end's addresses and ports, per UTC day. Sorted as the port promises.
+ */
+function evidenceOracle(records: readonly FlowRecord[]): ListenerEvidence[] {
+  const sets = new Map<string, { day: number; address: Uint8Array; proto: number; port: number; peers: Set<string>; peerPorts: Set<number> }>();
+  for (const r of records) {
+    if (![6, 17, 132].includes(r.proto ?? 0)) continue;
+    const ends: [Uint8Array, number, Uint8Array, number][] = [
+      [r.src_addr, r.src_port ?? 0, r.dst_addr, r.dst_port ?? 0],
+      [r.dst_addr, r.dst_port ?? 0, r.src_addr, r.src_port ?? 0],
+    ];
+    for (const [address, port, peer, peerPort] of ends) {
+      const day = utcDay(r.time_received);
+      const key = `${day}|${hex(address)}|${r.proto}|${port}`;
+      const entry = sets.get(key) ?? { day, address, proto: r.proto ?? 0, port, peers: new Set(), peerPorts: new Set() };
+      entry.peers.add(hex(peer));
+      entry.peerPorts.add(peerPort);
+      sets.set(key, entry);
+    }
+  }
+  return [...sets.values()]
+    .sort((a, b) => b.peerPorts.size - a.peerPorts.size || Buffer.compare(a.address, b.address) || a.port - b.port || a.proto - b.proto || a.day - b.day)
+    .map((e) => ({ day: e.day, address: formatAddress(e.address), proto: e.proto, port: e.port, peers: e.peers.size, peerPorts: e.peerPorts.size }));
+}
+
+/** Two days of TCP, UDP, SCTP and ICMP between a few IPv4 and IPv6 hosts, for listener evidence. */
+function evidenceRecords(day: number): FlowRecord[] {
+  const records: FlowRecord[] = [];
+  // Three clients reach 10.5.0.1:443, each from several ephemeral ports.
+  for (let i = 0; i < 12; i++) {
+    records.push(record({ time_received: day + 100 + i, src_addr: A(`10.5.1.${1 + (i % 3)}`), dst_addr: A('10.5.0.1'), src_port: 50000 + i, dst_port: 443, proto: 6, bytes: 100, packets: 1 }));
+  }
+  // The replies, the server as the source.
+  for (let i = 0; i < 6; i++) {
+    records.push(record({ time_received: day + 200 + i, src_addr: A('10.5.0.1'), dst_addr: A(`10.5.1.${1 + (i % 3)}`), src_port: 443, dst_port: 50000 + i, proto: 6, bytes: 300, packets: 2 }));
+  }
+  // A DNS server on IPv6, two clients, the same client port twice.
+  for (let i = 0; i < 4; i++) {
+    records.push(record({ time_received: day + 300 + i, src_addr: A(`2001:db8:5::${1 + (i % 2)}`), dst_addr: A('2001:db8:5::53'), src_port: 33000 + (i % 3), dst_port: 53, proto: 17, bytes: 60, packets: 1 }));
+  }
+  // SCTP counts; ICMP does not.
+  records.push(record({ time_received: day + 400, src_addr: A('10.5.2.1'), dst_addr: A('10.5.2.2'), src_port: 2905, dst_port: 2905, proto: 132, bytes: 1, packets: 1 }));
+  records.push(record({ time_received: day + 401, src_addr: A('10.5.2.1'), dst_addr: A('10.5.2.2'), src_port: 0, dst_port: 0, proto: 1, bytes: 1, packets: 1 }));
+  // The next day, at its first and last second: the same server with one new client.
+  records.push(record({ time_received: day + DAY, src_addr: A('10.5.1.9'), dst_addr: A('10.5.0.1'), src_port: 51000, dst_port: 443, proto: 6, bytes: 100, packets: 1 }));
+  records.push(record({ time_received: day + 2 * DAY - 1, src_addr: A('10.5.1.9'), dst_addr: A('10.5.0.1'), src_port: 51001, dst_port: 443, proto: 6, bytes: 100, packets: 1 }));
+  return records;
+}
+
+function status(overrides: Partial<ExporterStatus>): ExporterStatus {
+  return {
+    collector: 'collector-a',
+    exporter: '192.0.2.1',
+    firstSeen: T0,
+    lastSeen: T0 + 60,
+    datagrams: 10,
+    flows: 300,
+    templates: 2,
+    samplingRates: [1],
+    errors: {},
+    updatedAt: T0 + 60,
+    ...overrides,
+  };
+}
+
 interface Harness {
   store: Store;
   reopen(migrationsDir?: string): Promise<Store>;
@@ -81,6 +169,11 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
     let store: Store;
     const records = sampleRecords();
     const range = { from: T0, to: T0 + 86_400 };
+    /** The same day on whole hours, for the rollup, whose rows are selected by the hour they start. */
+    const hours = { from: Math.floor(T0 / 3600) * 3600, to: Math.floor(T0 / 3600) * 3600 + 86_400 };
+    /** Every time_received stored so far, and every counter sample's time, for the retention oracle. */
+    const stored: number[] = [];
+    const storedCounters: number[] = [];
 
     before(async () => {
       h = await open();
@@ -91,13 +184,13 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
     });
 
     it('applies every migration once and reports nothing to do on the second run', async () => {
-      assert.deepEqual(await store.pendingMigrations(), ['0001_flows.sql', '0002_meta.sql', '0003_interface_counters.sql']);
+      assert.deepEqual(await store.pendingMigrations(), MIGRATIONS);
       const first = await store.migrate();
-      assert.deepEqual(first.applied.map((m) => m.name), ['0001_flows.sql', '0002_meta.sql', '0003_interface_counters.sql']);
+      assert.deepEqual(first.applied.map((m) => m.name), MIGRATIONS);
       assert.equal(first.alreadyApplied, 0);
       const second = await store.migrate();
       assert.equal(second.applied.length, 0);
-      assert.equal(second.alreadyApplied, 3);
+      assert.equal(second.alreadyApplied, MIGRATIONS.length);
       assert.deepEqual(await store.pendingMigrations(), []);
     });
 
@@ -109,6 +202,7 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
 
     it('stores every column of every record exactly, edge values and hostile strings included', async () => {
       await store.insertFlows(flowBatchOf(records));
+      stored.push(...records.map((r) => r.time_received));
       const back = await store.readFlows(range, { limit: 1000 });
       assert.equal(back.length, records.length);
       const expected = flowBatchOf(
@@ -165,6 +259,150 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
       const rows = await store.aggregateFlows({ range, groupBy: [] });
       assert.equal(rows.length, 1);
       assert.equal(rows[0]?.flows, records.length);
+    });
+
+    it('rolls flows up by hour with totals equal to the raw flows over whole hours', async () => {
+      const hourStart = Math.floor(T0 / HOUR) * HOUR;
+      const whole = { from: hourStart, to: hourStart + 2 * HOUR };
+      const inWhole = records.filter((r) => r.time_received >= whole.from && r.time_received < whole.to);
+      assert.deepEqual(await store.rollupTotals(whole), totalsOf(inWhole));
+      assert.deepEqual(await store.rollupTotals(whole), await store.flowTotals(whole));
+      const second = { from: hourStart + HOUR, to: hourStart + 2 * HOUR };
+      assert.deepEqual(await store.rollupTotals(second), totalsOf(records.filter((r) => r.time_received >= second.from && r.time_received < second.to)));
+      // Rows are counted by the hour they start in: a range that starts inside an hour leaves it out.
+      assert.deepEqual(await store.rollupTotals({ from: hourStart + 1, to: hourStart + HOUR }), { flows: 0, bytes: 0, packets: 0 });
+    });
+
+    it('groups the rollup by client, server and service port as server_side orients them', async () => {
+      const groupBy: RollupKey[] = ['client', 'server', 'service_port', 'proto', 'action'];
+      const rows = await store.aggregateRollup({ range: hours, groupBy, orderBy: 'flows', limit: 1000 });
+      const expected = new Map<string, Totals>();
+      for (const r of records) {
+        const o = oriented(r);
+        const k = `${o.client}|${o.server}|${o.service_port}|${r.proto ?? 0}|${r.action ?? 'unknown'}`;
+        const e = expected.get(k) ?? { flows: 0, bytes: 0, packets: 0 };
+        e.flows++;
+        e.bytes += r.bytes ?? 0;
+        e.packets += r.packets ?? 0;
+        expected.set(k, e);
+      }
+      assert.equal(rows.length, expected.size);
+      for (const row of rows) {
+        const k = `${String(row.key.client)}|${String(row.key.server)}|${String(row.key.service_port)}|${String(row.key.proto)}|${String(row.key.action)}`;
+        assert.deepEqual({ flows: row.flows, bytes: row.bytes, packets: row.packets }, expected.get(k), k);
+      }
+      // server_side 'src': the source 203.0.113.9:443 is the server.
+      assert.deepEqual(
+        rows.find((r) => r.key.action === 'reject')?.key,
+        { client: '10.0.2.10', server: '203.0.113.9', service_port: 443, proto: 6, action: 'reject' },
+      );
+      // 'dst' and 'unknown' both make the destination the server: web → api on 8080, api → db on 5432.
+      assert.deepEqual(
+        (await store.aggregateRollup({ range: hours, groupBy: ['server', 'service_port'], orderBy: 'flows', limit: 3 })).map((r) => [r.key.server, r.key.service_port, r.flows]),
+        [['10.0.2.10', 8080, 30], ['10.0.3.5', 5432, 20], ['2001:db8:1::53', 53, 10]],
+      );
+      for (let i = 1; i < rows.length; i++) assert.ok((rows[i - 1]?.flows ?? 0) >= (rows[i]?.flows ?? 0), 'descending flows');
+    });
+
+    it('groups the rollup by hour, as the Unix second each hour starts at', async () => {
+      const rows = await store.aggregateRollup({ range: hours, groupBy: ['hour'], orderBy: 'flows' });
+      const byHour = new Map<number, FlowRecord[]>();
+      for (const r of records) {
+        const hour = Math.floor(r.time_received / HOUR) * HOUR;
+        byHour.set(hour, [...(byHour.get(hour) ?? []), r]);
+      }
+      const expected = [...byHour.entries()].map(([hour, rs]) => ({ key: { hour }, ...totalsOf(rs) })).sort((a, b) => b.flows - a.flows || a.key.hour - b.key.hour);
+      assert.deepEqual(rows, expected);
+      assert.deepEqual(await store.aggregateRollup({ range: hours, groupBy: [] }), [{ key: {}, ...totalsOf(records) }]);
+      assert.deepEqual(await store.aggregateRollup({ range: { from: T0 - HOUR, to: T0 - HOUR }, groupBy: ['server'] }), []);
+    });
+
+    it('counts distinct peers and peer ports per day for both ends of TCP, UDP and SCTP flows', async () => {
+      const day = utcDay(T0 + 1_000_000);
+      const evidence = evidenceRecords(day);
+      await store.insertFlows(flowBatchOf(evidence));
+      stored.push(...evidence.map((r) => r.time_received));
+      const expected = evidenceOracle(evidence);
+      // Recorded hour by hour, as the job does; recording the whole range again changes nothing.
+      for (let hour = day; hour < day + 2 * DAY; hour += HOUR) await store.recordListenerEvidence({ from: hour, to: hour + HOUR });
+      assert.deepEqual(await store.listenerEvidence({ from: day, to: day + 2 * DAY }), expected);
+      await store.recordListenerEvidence({ from: day, to: day + 2 * DAY });
+      // What the oracle says, spelled out for the busiest endpoint: 3 clients, 12 client ports.
+      assert.deepEqual(expected[0], { day, address: '10.5.0.1', proto: 6, port: 443, peers: 3, peerPorts: 12 });
+      assert.ok(!expected.some((e) => e.address === '10.5.2.1' && e.port === 0), 'ICMP is not evidence');
+      // Days are selected by the second they start at: [day + 1, …) leaves the first day out.
+      assert.deepEqual(await store.listenerEvidence({ from: day + 1, to: day + 2 * DAY }), expected.filter((e) => e.day === day + DAY));
+      assert.deepEqual(await store.listenerEvidence({ from: day, to: day + DAY }), expected.filter((e) => e.day === day));
+      assert.deepEqual(await store.listenerEvidence({ from: day, to: day + 2 * DAY }, { minPeers: 2 }), expected.filter((e) => e.peers >= 2));
+      assert.deepEqual(await store.listenerEvidence({ from: day, to: day + 2 * DAY }, { minPeerPorts: 3 }), expected.filter((e) => e.peerPorts >= 3));
+      assert.deepEqual(await store.listenerEvidence({ from: day, to: day + 2 * DAY }, { limit: 2 }), expected.slice(0, 2));
+      assert.deepEqual(await store.listenerEvidence({ from: day + 2 * DAY, to: day + 3 * DAY }), []);
+      assert.deepEqual(await store.listenerEvidence({ from: day, to: 0xffffffff }), expected, 'the end of DateTime is a valid bound');
+    });
+
+    it('refuses bad rollup and evidence queries and retention cutoffs', async () => {
+      const bad = (e: unknown): boolean => isFlowmapError(e, 'FLOWMAP_BAD_REQUEST');
+      await assert.rejects(store.aggregateRollup({ range, groupBy: ['src_addr' as RollupKey] }), bad);
+      await assert.rejects(store.aggregateRollup({ range, groupBy: ['server'], limit: 100_001 }), bad);
+      await assert.rejects(store.aggregateRollup({ range, groupBy: ['server'], orderBy: 'hour' as 'flows' }), bad);
+      await assert.rejects(store.rollupTotals({ from: 5, to: 4 }), bad);
+      await assert.rejects(store.listenerEvidence({ from: 0, to: 2 ** 32 }), bad);
+      for (const options of [{ limit: 0 }, { limit: 1.5 }, { minPeers: -1 }, { minPeerPorts: Number.NaN }, { minPeers: 2 ** 32 }]) {
+        await assert.rejects(store.listenerEvidence(range, options), bad, JSON.stringify(options));
+      }
+      for (const cutoff of [-1, 1.5, Number.NaN, 2 ** 32]) await assert.rejects(store.dropDaysBefore(cutoff), bad, String(cutoff));
+      assert.equal((await store.flowTotals(range)).flows, records.length);
+    });
+
+    it('keeps one status per collector and exporter, the latest updatedAt winning', async () => {
+      assert.deepEqual(await store.listExporters(), []);
+      const a1 = status({ exporter: '192.0.2.1', samplingRates: [1, 512], errors: { 'template missing': 3, "it's\tnasty\n": 1 } });
+      const a2 = status({ exporter: '2001:db8::1', datagrams: 2 ** 40, flows: Number.MAX_SAFE_INTEGER, samplingRates: [], errors: {} });
+      const b1 = status({ collector: 'collector-b', exporter: '::ffff:192.0.2.1', templates: 0xffffffff, firstSeen: 0, lastSeen: 0xffffffff });
+      await store.upsertExporters([a2, b1, a1]);
+      // Addresses come back canonical (an IPv4-mapped IPv6 text as the dotted quad), sorted by
+      // collector then address bytes (IPv4-mapped ::ffff:… before 2001:db8::).
+      assert.deepEqual(await store.listExporters(), [a1, a2, { ...b1, exporter: '192.0.2.1' }]);
+
+      const newer = { ...a1, lastSeen: T0 + 120, datagrams: 20, errors: { 'template missing': 4 }, updatedAt: T0 + 120 };
+      await store.upsertExporters([newer]);
+      const older = { ...a1, datagrams: 5, updatedAt: T0 + 30 };
+      await store.upsertExporters([older]);
+      const sameSecond = { ...a2, datagrams: 7 };
+      await store.upsertExporters([sameSecond]);
+      assert.deepEqual(await store.listExporters(), [newer, sameSecond, { ...b1, exporter: '192.0.2.1' }], 'newer replaces, older is ignored, a tie goes to the later write');
+
+      // Within one call too: the greatest updatedAt, else the later row.
+      const first = { ...b1, datagrams: 1, updatedAt: T0 + 500 };
+      const second = { ...b1, datagrams: 2, updatedAt: T0 + 500 };
+      const stale = { ...b1, datagrams: 3, updatedAt: T0 + 400 };
+      await store.upsertExporters([first, second, stale]);
+      assert.deepEqual((await store.listExporters())[2], { ...second, exporter: '192.0.2.1' });
+    });
+
+    it('refuses a malformed exporter status whole', async () => {
+      const before = await store.listExporters();
+      const invalid = (e: unknown): boolean => isFlowmapError(e, 'FLOWMAP_BATCH_INVALID');
+      const cases: Partial<ExporterStatus>[] = [
+        { exporter: 'router-1' },
+        { exporter: '10.0.0.0/8' },
+        { collector: '' },
+        { collector: 'c\ud800' },
+        { datagrams: -1 },
+        { flows: 1.5 },
+        { flows: 2 ** 53 },
+        { templates: 2 ** 32 },
+        { lastSeen: -1 },
+        { updatedAt: Number.NaN },
+        { samplingRates: [0, -5] },
+        { errors: { '': 1 } },
+        { errors: { timeout: -1 } },
+      ];
+      for (const bad of cases) {
+        await assert.rejects(store.upsertExporters([status({ exporter: '198.51.100.1' }), status(bad)]), invalid, JSON.stringify(bad));
+      }
+      assert.deepEqual(await store.listExporters(), before);
+      await store.upsertExporters([]);
     });
 
     it('refuses unknown group keys, bad ranges and limits without touching the data', async () => {
@@ -225,8 +463,8 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
       }
     });
 
-    it('writes a batch larger than one insert chunk whole', async () => {
-      const n = 60_001;
+    it('writes a batch larger than 65,536 rows (one ClickHouse Native block per batch) whole', async () => {
+      const n = 70_001;
       const batch = createFlowBatch(n);
       batch.length = n;
       const c = batch.columns;
@@ -241,7 +479,10 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
         c.packets[i] = 1;
       }
       await store.insertFlows(batch);
+      stored.push(...batch.columns.time_received.subarray(0, n));
       assert.deepEqual(await store.flowTotals({ from: T0 + 200_000, to: T0 + 300_000 }), { flows: n, bytes: (n * (n - 1)) / 2, packets: n });
+      const hours = { from: Math.floor((T0 + 200_000) / HOUR) * HOUR, to: Math.ceil((T0 + 300_000) / HOUR) * HOUR };
+      assert.deepEqual(await store.rollupTotals(hours), await store.flowTotals(hours), 'the rollup step kept up with a large batch');
     });
 
     it('keeps sFlow interface counters apart from flows, every value exact', async () => {
@@ -262,6 +503,7 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
       });
       const rows = [row(1), row(0), row(2)];
       await store.insertInterfaceCounters(rows);
+      storedCounters.push(...rows.map((r) => r.time));
       const back = await store.readInterfaceCounters({ from: T0 + 500_000, to: T0 + 500_010 });
       assert.deepEqual(back, [row(0), row(1), row(2)]);
       assert.equal((await store.flowTotals({ from: T0 + 500_000, to: T0 + 500_010 })).flows, 0);
@@ -283,13 +525,41 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
       await assert.rejects(missing.migrate(), (e) => isFlowmapError(e, 'FLOWMAP_MIGRATION_MISSING') && e.message.includes('0002_meta.sql'));
       await missing.close();
       cpSync(join(MIGRATIONS_ROOT, dialect), dir, { recursive: true });
-      writeFileSync(join(dir, '0004_probe.sql'), 'CREATE TABLE probe_added (a UInt8) ENGINE = Memory;'.replace('UInt8) ENGINE = Memory', dialect === 'duckdb' ? 'INTEGER)' : 'UInt8) ENGINE = Memory'));
+      writeFileSync(join(dir, '0099_probe.sql'), 'CREATE TABLE probe_added (a UInt8) ENGINE = Memory;'.replace('UInt8) ENGINE = Memory', dialect === 'duckdb' ? 'INTEGER)' : 'UInt8) ENGINE = Memory'));
       const extended = await h.reopen(dir);
       const report = await extended.migrate();
-      assert.deepEqual(report.applied.map((m) => m.name), ['0004_probe.sql']);
+      assert.deepEqual(report.applied.map((m) => m.name), ['0099_probe.sql']);
       await extended.close();
       rmSync(dir, { recursive: true, force: true });
       store = await h.reopen();
+    });
+
+    it("drops whole UTC days before the cutoff's day from flows, rollups, evidence and counters", async () => {
+      // Midnight UTC is 19:00 the day before in New York, where the tests run (test/run.ts):
+      // the two records fall on different days only if days are UTC. The ClickHouse the harness
+      // starts runs in UTC; against a server in another zone, days would follow its calendar.
+      const midnight = utcDay(T0 + 2_000_000);
+      const boundary = [record({ time_received: midnight - 1, bytes: 1, packets: 1, proto: 6 }), record({ time_received: midnight, bytes: 2, packets: 1, proto: 6 })];
+      await store.insertFlows(flowBatchOf(boundary));
+      stored.push(...boundary.map((r) => r.time_received));
+      await store.recordListenerEvidence({ from: midnight - DAY, to: midnight + DAY });
+
+      const days = (times: readonly number[]): number[] => [...new Set(times.map(utcDay))].sort((a, b) => a - b);
+      const flowDays = await store.flowDays();
+      assert.deepEqual(flowDays, days(stored));
+      assert.deepEqual(flowDays.slice(-2), [midnight - DAY, midnight]);
+
+      const dropped = await store.dropDaysBefore(midnight + 12 * HOUR);
+      assert.deepEqual(dropped, days([...stored, ...storedCounters].filter((t) => t < midnight)));
+      assert.deepEqual(await store.flowDays(), [midnight]);
+      assert.deepEqual(await store.flowTotals({ from: 0, to: midnight }), { flows: 0, bytes: 0, packets: 0 });
+      assert.deepEqual(await store.flowTotals({ from: midnight, to: midnight + DAY }), { flows: 1, bytes: 2, packets: 1 });
+      assert.deepEqual(await store.rollupTotals({ from: 0, to: midnight + DAY }), { flows: 1, bytes: 2, packets: 1 });
+      assert.deepEqual(await store.readInterfaceCounters({ from: 0, to: midnight }), []);
+      assert.deepEqual((await store.listenerEvidence({ from: 0, to: midnight + DAY })).map((e) => e.day), [midnight, midnight]);
+      assert.deepEqual(await store.dropDaysBefore(midnight + 12 * HOUR), [], 'nothing left to drop');
+      assert.deepEqual(await store.dropDaysBefore(midnight), [], "the cutoff's own day is kept");
+      assert.ok((await store.listExporters()).length > 0, 'exporter status is not day data');
     });
 
     it('answers ping and names its version', async () => {

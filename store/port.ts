@@ -33,6 +33,74 @@ export interface FlowAggregateRow extends FlowTotals {
   key: Partial<Record<AggregateKey, string | number>>;
 }
 
+/**
+ * Columns the hourly rollup (`flows_1h`) may be grouped by. `client` and `server` are the flow's
+ * ends oriented by its server_side ('src': the source is the server and `service_port` its source
+ * port; 'dst' or 'unknown': the destination and its port). `hour` is the Unix second the hour
+ * starts at; addresses come back as text.
+ */
+export const ROLLUP_KEYS = ['hour', 'client', 'server', 'proto', 'service_port', 'action'] as const;
+export type RollupKey = (typeof ROLLUP_KEYS)[number];
+
+export interface RollupAggregateQuery {
+  /** On the hour a rollup row starts: hours starting in [from, to). */
+  readonly range: TimeRange;
+  readonly groupBy: readonly RollupKey[];
+  /** Sort metric, descending; ties broken by the group key ascending. Default bytes. */
+  readonly orderBy?: 'flows' | 'bytes' | 'packets';
+  /** At most this many groups (default 1000, max 100000). */
+  readonly limit?: number;
+}
+
+export interface RollupAggregateRow extends FlowTotals {
+  key: Partial<Record<RollupKey, string | number>>;
+}
+
+/**
+ * One day's evidence that `address:port` listens (DESIGN.md §6): the distinct peer addresses and
+ * peer ports it exchanged TCP, UDP or SCTP flows with that day, counting flows in either direction.
+ */
+export interface ListenerEvidence {
+  /** The Unix second the day starts at (see `Store.flowDays` on what a day is). */
+  day: number;
+  address: string;
+  proto: number;
+  port: number;
+  peers: number;
+  peerPorts: number;
+}
+
+export interface ListenerEvidenceQuery {
+  /** Only endpoints with at least this many distinct peer addresses (default 1). */
+  readonly minPeers?: number;
+  /** Only endpoints with at least this many distinct peer ports (default 1). */
+  readonly minPeerPorts?: number;
+  /** At most this many rows (default 1000, max 100000). */
+  readonly limit?: number;
+}
+
+/** What a collector last reported about one exporter; one live row per (collector, exporter). */
+export interface ExporterStatus {
+  /** The collector's id (collector.id, the host name by default). */
+  collector: string;
+  /** The exporter's address as text; stored as 16 bytes, so it comes back in canonical form. */
+  exporter: string;
+  /** Unix seconds. */
+  firstSeen: number;
+  /** Unix seconds. */
+  lastSeen: number;
+  datagrams: number;
+  flows: number;
+  /** Templates the collector holds for this exporter. */
+  templates: number;
+  /** Sampling rates in use, in the order the collector reports them. */
+  samplingRates: number[];
+  /** Datagrams or records refused, by reason. */
+  errors: Record<string, number>;
+  /** Unix seconds; of two rows for one key the one with the greater updatedAt is kept. */
+  updatedAt: number;
+}
+
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 export interface MetaEntry {
@@ -82,6 +150,41 @@ export interface Store {
    * At most `limit` rows (default 10000, max 1000000).
    */
   readFlows(range: TimeRange, options?: { limit?: number }): Promise<FlowBatch>;
+  /**
+   * Totals from the hourly rollup over the hours starting in [from, to). Equal to `flowTotals`
+   * over the same range when both ends are whole hours.
+   */
+  rollupTotals(range: TimeRange): Promise<FlowTotals>;
+  /** `aggregateFlows` over the hourly rollup: cheaper, but only by its keys and whole hours. */
+  aggregateRollup(query: RollupAggregateQuery): Promise<RollupAggregateRow[]>;
+  /**
+   * Records listener evidence for the flows received in [from, to) (the `listener-evidence` job
+   * calls it for each hour once it has ended). Recording a range again changes no answer.
+   * ClickHouse keeps evidence in a table of its own; the embedded store computes it on read.
+   */
+  recordListenerEvidence(range: TimeRange): Promise<void>;
+  /**
+   * Listener evidence recorded for the days starting in [from, to), ordered by peerPorts descending, then
+   * address (bytewise), port, proto and day ascending.
+   */
+  listenerEvidence(range: TimeRange, options?: ListenerEvidenceQuery): Promise<ListenerEvidence[]>;
+  /**
+   * The days that hold flows, ascending, each as the Unix second it starts at. A day is a
+   * calendar day of the store's partitions: UTC in the embedded store; in ClickHouse the server's
+   * time zone (`flows` is partitioned by toYYYYMMDD), UTC when the server runs in UTC, as the
+   * bundled configurations do. `migrate` warns when it does not.
+   */
+  flowDays(): Promise<number[]>;
+  /**
+   * Retention: removes whole days before the day that contains `cutoff` (Unix seconds) from
+   * flows, the hourly rollup, listener evidence and interface counters; returns the days removed
+   * (ascending, as in `flowDays`), from whichever of those tables held them.
+   */
+  dropDaysBefore(cutoff: number): Promise<number[]>;
+  /** Replaces each row's (collector, exporter) entry unless the stored one has a later updatedAt. */
+  upsertExporters(rows: readonly ExporterStatus[]): Promise<void>;
+  /** Every exporter entry, ordered by collector, then exporter address (bytewise). */
+  listExporters(): Promise<ExporterStatus[]>;
   /** sFlow counter samples; refused whole (FLOWMAP_BATCH_INVALID) when any row is malformed. */
   insertInterfaceCounters(rows: readonly InterfaceCounters[]): Promise<void>;
   /** Counter samples in a range of `time`, ordered by time, exporter, domain, ifIndex. */
@@ -98,3 +201,5 @@ export const DEFAULT_READ_LIMIT = 10_000;
 export const MAX_READ_LIMIT = 1_000_000;
 export const DEFAULT_AGGREGATE_LIMIT = 1000;
 export const MAX_AGGREGATE_LIMIT = 100_000;
+export const DEFAULT_EVIDENCE_LIMIT = 1000;
+export const MAX_EVIDENCE_LIMIT = 100_000;

@@ -1,9 +1,10 @@
 // What both adapters share about result rows: metadata version numbers, the order raw reads
-// return, and turning result rows (hex addresses, enum text) back into a flow batch.
+// return, and turning result rows (hex addresses, enum text) back into flow batches, rollup and
+// listener-evidence rows and exporter status.
 import { COUNTER_COLUMNS, type InterfaceCounters } from '../core/counters.js';
 import { FLOW_COLUMNS, createFlowBatch, enumIndex, type FlowBatch } from '../core/flow.js';
 import { formatAddress } from '../core/ip.js';
-import type { AggregateKey } from './port.js';
+import type { AggregateKey, ExporterStatus, ListenerEvidence, RollupKey } from './port.js';
 
 let lastVersion = 0;
 
@@ -68,5 +69,74 @@ export function countersFromRows(rows: readonly Record<string, unknown>[]): Inte
     } as InterfaceCounters;
     for (const [field, column] of COUNTER_COLUMNS) counters[field] = Number(r[column]);
     return counters;
+  });
+}
+
+export const ROLLUP_ADDRESS_KEYS: ReadonlySet<RollupKey> = new Set(['client', 'server']);
+
+/** Listener evidence from result rows: `c_day` Unix seconds, `c_address` hex, numbers (or numeric strings / bigints). */
+export function evidenceFromRows(rows: readonly Record<string, unknown>[]): ListenerEvidence[] {
+  return rows.map((r) => ({
+    day: Number(r.c_day),
+    address: addressFromHex(String(r.c_address)),
+    proto: Number(r.c_proto),
+    port: Number(r.c_port),
+    peers: Number(r.c_peers),
+    peerPorts: Number(r.c_peer_ports),
+  }));
+}
+
+/** An exporter row ready to write: the address as bytes, errors as reason-sorted parallel lists. */
+export interface ExporterRow {
+  status: ExporterStatus;
+  exporter: Uint8Array;
+  errorReasons: string[];
+  errorCounts: number[];
+}
+
+/**
+ * The rows of one upsert to write, one per (collector, exporter): of duplicates within the call,
+ * the one with the greatest updatedAt, the later one on a tie — what ReplacingMergeTree keeps, so
+ * both stores end with the same row however the call was split.
+ */
+export function exporterRows(rows: readonly ExporterStatus[], addresses: readonly Uint8Array[]): ExporterRow[] {
+  const byKey = new Map<string, ExporterRow>();
+  rows.forEach((status, i) => {
+    const exporter = addresses[i] ?? new Uint8Array(16);
+    const key = `${status.collector}\0${Buffer.from(exporter).toString('hex')}`;
+    const held = byKey.get(key);
+    if (held !== undefined && held.status.updatedAt > status.updatedAt) return;
+    const errorReasons = Object.keys(status.errors).sort();
+    byKey.set(key, { status, exporter, errorReasons, errorCounts: errorReasons.map((reason) => status.errors[reason] ?? 0) });
+  });
+  return [...byKey.values()];
+}
+
+/**
+ * Exporter status from result rows: `c_exporter` hex, `c_first_seen`, `c_last_seen`,
+ * `c_updated_at` Unix seconds, counts as numbers (or numeric strings / bigints), and the lists
+ * `c_sampling_rates`, `c_error_reasons`, `c_error_counts`.
+ */
+export function exportersFromRows(rows: readonly Record<string, unknown>[]): ExporterStatus[] {
+  const list = (value: unknown): unknown[] => (Array.isArray(value) ? (value as unknown[]) : []);
+  return rows.map((r) => {
+    const reasons = list(r.c_error_reasons);
+    const counts = list(r.c_error_counts);
+    const errors: Record<string, number> = {};
+    reasons.forEach((reason, i) => {
+      errors[String(reason)] = Number(counts[i]);
+    });
+    return {
+      collector: String(r.c_collector),
+      exporter: addressFromHex(String(r.c_exporter)),
+      firstSeen: Number(r.c_first_seen),
+      lastSeen: Number(r.c_last_seen),
+      datagrams: Number(r.c_datagrams),
+      flows: Number(r.c_flows),
+      templates: Number(r.c_templates),
+      samplingRates: list(r.c_sampling_rates).map(Number),
+      errors,
+      updatedAt: Number(r.c_updated_at),
+    };
   });
 }

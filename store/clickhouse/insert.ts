@@ -1,7 +1,7 @@
-// Encodes a columnar flow batch as ClickHouse TabSeparated rows. Chosen over JSONEachRow because
-// JSON cannot carry the raw bytes of FixedString(16) addresses (a \u00ff escape becomes two UTF-8
-// bytes); TSV's \xHH escapes can, and 18.16 parses them. RowBinary would be smaller but the HTTP
-// client has no encoder for it on insert; the collector issue measures the alternatives.
+// TabSeparated encoders: interface counter rows (a few per exporter a minute), and flow batches for
+// bench/insert.ts, which measures them against the Native format flows are inserted in
+// (native.ts; BENCHMARKS.md has the figures). JSON cannot carry the raw bytes of FixedString(16)
+// addresses (a \u00ff escape becomes two UTF-8 bytes); TSV's \xHH escapes can, and 18.16 parses them.
 import { COUNTER_COLUMNS, type InterfaceCounters } from '../../core/counters.js';
 import { FLOW_COLUMNS, type FlowBatch } from '../../core/flow.js';
 

@@ -4,15 +4,67 @@
 // from FLOW_COLUMNS or the AGGREGATE_KEYS whitelist.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue, version as duckdbVersion } from '@duckdb/node-api';
+import {
+  BLOB,
+  blobValue,
+  DuckDBInstance,
+  LIST,
+  listValue,
+  UBIGINT,
+  UINTEGER,
+  VARCHAR,
+  type DuckDBConnection,
+  type DuckDBType,
+  type DuckDBValue,
+  version as duckdbVersion,
+} from '@duckdb/node-api';
 import { COUNTER_COLUMNS, type InterfaceCounters } from '../../core/counters.js';
 import { FLOW_COLUMNS, validateFlowBatch, type FlowBatch } from '../../core/flow.js';
 import { FlowmapError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { MIGRATIONS_ROOT, pendingMigrations, readMigrations, runMigrations, type MigrationTarget } from '../migrate.js';
-import type { AppliedMigration, FlowAggregateQuery, FlowAggregateRow, FlowTotals, JsonValue, MetaEntry, MetaStore, MigrationReport, Store, TimeRange } from '../port.js';
-import { checkInterfaceCounters, checkAggregateQuery, checkMetaLimit, checkNamespaceKey, checkRange, checkReadLimit } from '../checks.js';
-import { countersFromRows, ADDRESS_KEYS, addressFromHex, batchFromRows, nextVersion, READ_ORDER } from '../rows.js';
+import type {
+  AppliedMigration,
+  ExporterStatus,
+  FlowAggregateQuery,
+  FlowAggregateRow,
+  FlowTotals,
+  JsonValue,
+  ListenerEvidence,
+  ListenerEvidenceQuery,
+  MetaEntry,
+  MetaStore,
+  MigrationReport,
+  RollupAggregateQuery,
+  RollupAggregateRow,
+  RollupKey,
+  Store,
+  TimeRange,
+} from '../port.js';
+import {
+  checkAggregateQuery,
+  checkCutoff,
+  checkEvidenceQuery,
+  checkExporterStatus,
+  checkInterfaceCounters,
+  checkMetaLimit,
+  checkNamespaceKey,
+  checkRange,
+  checkReadLimit,
+  checkRollupQuery,
+} from '../checks.js';
+import {
+  ADDRESS_KEYS,
+  addressFromHex,
+  batchFromRows,
+  countersFromRows,
+  evidenceFromRows,
+  exporterRows,
+  exportersFromRows,
+  nextVersion,
+  READ_ORDER,
+  ROLLUP_ADDRESS_KEYS,
+} from '../rows.js';
 
 export interface DuckDBStoreConfig {
   /** Data directory; the database is `<dir>/flowmap.duckdb`. ':memory:' for a private in-memory store. */
@@ -22,6 +74,34 @@ export interface DuckDBStoreConfig {
 }
 
 export const DUCKDB_FILE = 'flowmap.duckdb';
+
+const DAY = 86_400;
+
+/**
+ * A batch is appended here first, then copied to flows and rolled up into flows_1h from here, all
+ * in one transaction: the appender cannot tell the rollup which rows of flows are new. A temporary
+ * table is private to the connection and never reaches the database file.
+ */
+const STAGING = 'flows_incoming';
+
+/** The rollup step: a staged batch's conversation-hours appended to flows_1h (migrations/duckdb/0004_flows_1h.sql). */
+const ROLLUP_STAGED = `
+  INSERT INTO flows_1h
+  SELECT
+    time_received // 3600 * 3600 AS hour,
+    CASE WHEN server_side = 'src' THEN dst_addr ELSE src_addr END AS client,
+    CASE WHEN server_side = 'src' THEN src_addr ELSE dst_addr END AS server,
+    proto,
+    CASE WHEN server_side = 'src' THEN src_port ELSE dst_port END AS service_port,
+    action,
+    count(*) AS flows,
+    sum(bytes) AS bytes,
+    sum(packets) AS packets
+  FROM ${STAGING}
+  GROUP BY ALL`;
+
+/** Parameter types of one exporter upsert: lists cannot be inferred from an empty array. */
+const EXPORTER_TYPES: DuckDBType[] = [VARCHAR, BLOB, UINTEGER, UINTEGER, UBIGINT, UBIGINT, UINTEGER, LIST(UINTEGER), LIST(VARCHAR), LIST(UBIGINT), UINTEGER];
 
 export async function createDuckDBStore(config: DuckDBStoreConfig, deps: { logger: Logger }): Promise<Store> {
   let path = ':memory:';
@@ -65,6 +145,8 @@ class DuckDBStore implements Store {
   private readonly serial = new Serial();
   private closed = false;
   private probe: DuckDBConnection | undefined;
+  /** Whether this connection has created the staging table (it must follow the flows schema). */
+  private staging = false;
 
   constructor(
     private readonly instance: DuckDBInstance,
@@ -116,7 +198,26 @@ class DuckDBStore implements Store {
 
   async migrate(): Promise<MigrationReport> {
     const dir = this.migrationsDir();
-    return runMigrations(this.migrationTarget(), readMigrations(dir), dir);
+    const report = await runMigrations(this.migrationTarget(), readMigrations(dir), dir);
+    // A migration may have changed the flows columns the staging table copies.
+    if (report.applied.length > 0) {
+      await this.run(`DROP TABLE IF EXISTS temp.${STAGING}`);
+      this.staging = false;
+    }
+    return report;
+  }
+
+  /** Runs `work` in a transaction on the connection, rolled back when it throws. Call inside serial. */
+  private async transaction<T>(work: () => Promise<T>): Promise<T> {
+    await this.connection.run('BEGIN TRANSACTION');
+    try {
+      const result = await work();
+      await this.connection.run('COMMIT');
+      return result;
+    } catch (err) {
+      await this.connection.run('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
   }
 
   async pendingMigrations(): Promise<string[]> {
@@ -130,44 +231,57 @@ class DuckDBStore implements Store {
     if (batch.length === 0) return;
     await this.serial.run(async () => {
       this.assertOpen();
-      const appender = await this.connection.createAppender('flows');
-      try {
-        const columns = batch.columns as unknown as Record<string, ArrayLike<number> | string[]>;
-        for (let i = 0; i < batch.length; i++) {
-          for (const spec of FLOW_COLUMNS) {
-            const column = columns[spec.name] as ArrayLike<number> & string[];
-            switch (spec.kind) {
-              case 'datetime':
-              case 'u32':
-                appender.appendUInteger(column[i] ?? 0);
-                break;
-              case 'u16':
-                appender.appendUSmallInt(column[i] ?? 0);
-                break;
-              case 'u8':
-                appender.appendUTinyInt(column[i] ?? 0);
-                break;
-              case 'u64':
-                appender.appendUBigInt(BigInt(column[i] ?? 0));
-                break;
-              case 'address':
-                appender.appendBlob((column as unknown as Uint8Array).subarray(i * 16, i * 16 + 16));
-                break;
-              case 'enum':
-                appender.appendVarchar(spec.values[column[i] ?? 0] ?? '');
-                break;
-              case 'string':
-                appender.appendVarchar(column[i] ?? '');
-                break;
-            }
-          }
-          appender.endRow();
-        }
-        appender.flushSync();
-      } finally {
-        appender.closeSync();
+      if (!this.staging) {
+        await this.connection.run(`CREATE TEMP TABLE IF NOT EXISTS ${STAGING} AS SELECT * FROM flows LIMIT 0`);
+        this.staging = true;
       }
+      await this.transaction(async () => {
+        await this.appendStaged(batch);
+        await this.connection.run(`INSERT INTO flows SELECT * FROM ${STAGING}`);
+        await this.connection.run(ROLLUP_STAGED);
+        await this.connection.run(`DELETE FROM ${STAGING}`);
+      });
     });
+  }
+
+  private async appendStaged(batch: FlowBatch): Promise<void> {
+    const appender = await this.connection.createAppender(STAGING, null, 'temp');
+    try {
+      const columns = batch.columns as unknown as Record<string, ArrayLike<number> | string[]>;
+      for (let i = 0; i < batch.length; i++) {
+        for (const spec of FLOW_COLUMNS) {
+          const column = columns[spec.name] as ArrayLike<number> & string[];
+          switch (spec.kind) {
+            case 'datetime':
+            case 'u32':
+              appender.appendUInteger(column[i] ?? 0);
+              break;
+            case 'u16':
+              appender.appendUSmallInt(column[i] ?? 0);
+              break;
+            case 'u8':
+              appender.appendUTinyInt(column[i] ?? 0);
+              break;
+            case 'u64':
+              appender.appendUBigInt(BigInt(column[i] ?? 0));
+              break;
+            case 'address':
+              appender.appendBlob((column as unknown as Uint8Array).subarray(i * 16, i * 16 + 16));
+              break;
+            case 'enum':
+              appender.appendVarchar(spec.values[column[i] ?? 0] ?? '');
+              break;
+            case 'string':
+              appender.appendVarchar(column[i] ?? '');
+              break;
+          }
+        }
+        appender.endRow();
+      }
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
+    }
   }
 
   async flowTotals(range: TimeRange): Promise<FlowTotals> {
@@ -207,6 +321,128 @@ class DuckDBStore implements Store {
       [range.from, range.to],
     );
     return batchFromRows(rows);
+  }
+
+  async rollupTotals(range: TimeRange): Promise<FlowTotals> {
+    checkRange(range);
+    const [row] = await this.rows(
+      'SELECT coalesce(sum(flows), 0)::UBIGINT AS flows, coalesce(sum(bytes), 0)::UBIGINT AS bytes, coalesce(sum(packets), 0)::UBIGINT AS packets FROM flows_1h WHERE hour >= $1 AND hour < $2',
+      [range.from, range.to],
+    );
+    return { flows: Number(row?.flows ?? 0), bytes: Number(row?.bytes ?? 0), packets: Number(row?.packets ?? 0) };
+  }
+
+  async aggregateRollup(query: RollupAggregateQuery): Promise<RollupAggregateRow[]> {
+    const { keys, limit, orderBy } = checkRollupQuery(query);
+    // Keys are whitelisted column names (checkRollupQuery); addresses come out as hex.
+    const select = keys.map((k) => (ROLLUP_ADDRESS_KEYS.has(k) ? `hex(${k}) AS k_${k}` : k === 'action' ? `${k}::VARCHAR AS k_${k}` : `${k} AS k_${k}`));
+    const groupBy = keys.length > 0 ? `GROUP BY ${keys.map((k) => `k_${k}`).join(', ')}` : '';
+    const order = [`m_${orderBy} DESC`, ...keys.map((k) => `k_${k} ASC`)].join(', ');
+    const rows = await this.rows(
+      `SELECT ${[...select, 'sum(flows)::UBIGINT AS m_flows', 'sum(bytes)::UBIGINT AS m_bytes', 'sum(packets)::UBIGINT AS m_packets'].join(', ')}
+       FROM flows_1h WHERE hour >= $1 AND hour < $2 ${groupBy}
+       HAVING count(*) > 0 ORDER BY ${order} LIMIT ${limit}`,
+      [query.range.from, query.range.to],
+    );
+    return rows.map((r) => toRollupRow(r, keys));
+  }
+
+  async recordListenerEvidence(range: TimeRange): Promise<void> {
+    // Nothing to record: the embedded store computes evidence from flows when it is read.
+    checkRange(range);
+  }
+
+  async listenerEvidence(range: TimeRange, options: ListenerEvidenceQuery = {}): Promise<ListenerEvidence[]> {
+    checkRange(range);
+    const { minPeers, minPeerPorts, limit } = checkEvidenceQuery(options);
+    // listener_evidence is a table macro over flows (migrations/duckdb/0005) taking time bounds:
+    // the days starting in [from, to) hold exactly the flows from the first day start at or
+    // after `from` to the first day start at or after `to`.
+    const first = Math.ceil(range.from / DAY) * DAY;
+    const end = Math.ceil(range.to / DAY) * DAY;
+    const rows = await this.rows(
+      `SELECT day AS c_day, hex(address) AS c_address, proto AS c_proto, port AS c_port, peers AS c_peers, peer_ports AS c_peer_ports
+       FROM listener_evidence($1::UBIGINT, $2::UBIGINT) WHERE peers >= $3 AND peer_ports >= $4
+       ORDER BY peer_ports DESC, address, port, proto, day LIMIT ${limit}`,
+      [first, end, minPeers, minPeerPorts],
+    );
+    return evidenceFromRows(rows);
+  }
+
+  async flowDays(): Promise<number[]> {
+    // From the rollup, which insertFlows and retention keep in step with flows: it has a row per
+    // conversation-hour rather than per flow.
+    const rows = await this.rows(`SELECT DISTINCT hour // ${DAY} * ${DAY} AS day FROM flows_1h ORDER BY day`);
+    return rows.map((r) => Number(r.day));
+  }
+
+  async dropDaysBefore(cutoff: number): Promise<number[]> {
+    checkCutoff(cutoff);
+    const before = Math.floor(cutoff / DAY) * DAY;
+    return this.serial.run(async () => {
+      this.assertOpen();
+      return this.transaction(async () => {
+        const found = await this.connection.runAndReadAll(
+          `SELECT day FROM (
+             SELECT time_received // ${DAY} * ${DAY} AS day FROM flows WHERE time_received < $1
+             UNION SELECT hour // ${DAY} * ${DAY} FROM flows_1h WHERE hour < $1
+             UNION SELECT time // ${DAY} * ${DAY} FROM interface_counters WHERE time < $1
+           ) ORDER BY day`,
+          [before],
+        );
+        await this.connection.run('DELETE FROM flows WHERE time_received < $1', [before]);
+        await this.connection.run('DELETE FROM flows_1h WHERE hour < $1', [before]);
+        await this.connection.run('DELETE FROM interface_counters WHERE time < $1', [before]);
+        return found.getRowObjectsJS().map((r) => Number(r.day));
+      });
+    });
+  }
+
+  async upsertExporters(rows: readonly ExporterStatus[]): Promise<void> {
+    const addresses = checkExporterStatus(rows);
+    if (rows.length === 0) return;
+    const writes = exporterRows(rows, addresses);
+    await this.serial.run(async () => {
+      this.assertOpen();
+      await this.transaction(async () => {
+        for (const { status, exporter, errorReasons, errorCounts } of writes) {
+          // An older report (smaller updated_at) leaves the stored row alone, as ClickHouse's
+          // ReplacingMergeTree(updated_at) would keep the newer one.
+          await this.connection.run(
+            `INSERT INTO exporters VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (collector, exporter) DO UPDATE SET
+               first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen, datagrams = EXCLUDED.datagrams, flows = EXCLUDED.flows,
+               templates = EXCLUDED.templates, sampling_rates = EXCLUDED.sampling_rates, error_reasons = EXCLUDED.error_reasons,
+               error_counts = EXCLUDED.error_counts, updated_at = EXCLUDED.updated_at
+             WHERE EXCLUDED.updated_at >= exporters.updated_at`,
+            [
+              status.collector,
+              blobValue(exporter),
+              status.firstSeen,
+              status.lastSeen,
+              BigInt(status.datagrams),
+              BigInt(status.flows),
+              status.templates,
+              listValue(status.samplingRates),
+              listValue(errorReasons),
+              listValue(errorCounts.map(BigInt)),
+              status.updatedAt,
+            ],
+            EXPORTER_TYPES,
+          );
+        }
+      });
+    });
+  }
+
+  async listExporters(): Promise<ExporterStatus[]> {
+    const rows = await this.rows(
+      `SELECT collector AS c_collector, hex(exporter) AS c_exporter, first_seen AS c_first_seen, last_seen AS c_last_seen, datagrams AS c_datagrams,
+              flows AS c_flows, templates AS c_templates, sampling_rates AS c_sampling_rates, error_reasons AS c_error_reasons,
+              error_counts AS c_error_counts, updated_at AS c_updated_at
+       FROM exporters ORDER BY collector, exporter`,
+    );
+    return exportersFromRows(rows);
   }
 
   async insertInterfaceCounters(rows: readonly InterfaceCounters[]): Promise<void> {
@@ -278,6 +514,17 @@ function toAggregateRow(r: Record<string, unknown>, keys: readonly string[]): Fl
     else key[k as 'proto'] = Number(value);
   }
   return { key, flows: Number(r.flows), bytes: Number(r.bytes), packets: Number(r.packets) };
+}
+
+function toRollupRow(r: Record<string, unknown>, keys: readonly RollupKey[]): RollupAggregateRow {
+  const key: RollupAggregateRow['key'] = {};
+  for (const k of keys) {
+    const value = r[`k_${k}`];
+    if (ROLLUP_ADDRESS_KEYS.has(k)) key[k] = addressFromHex(String(value));
+    else if (k === 'action') key[k] = String(value);
+    else key[k] = Number(value);
+  }
+  return { key, flows: Number(r.m_flows), bytes: Number(r.m_bytes), packets: Number(r.m_packets) };
 }
 
 class DuckDBMeta implements MetaStore {
