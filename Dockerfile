@@ -23,10 +23,11 @@ COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY migrations ./migrations
 # Embedded mode (`start` without CLICKHOUSE_URL) keeps its DuckDB file in /data: mount a volume
-# there (docker run -v flowmap-data:/data …). Service-mode roles write nothing locally.
+# there (docker run -v flowmap-data:/data …). The collector role keeps its spool (batches waiting
+# for ClickHouse) and learnt templates there too; the api and worker roles write nothing locally.
 RUN mkdir -p /data && chown node:node /data
 USER node
-EXPOSE 8080
+EXPOSE 8080 2055/udp 4739/udp 6343/udp
 # Probes the API; the worker role serves no HTTP, so its container disables this check.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.FLOWMAP_API_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"

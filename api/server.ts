@@ -7,7 +7,9 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from '../core/logger.js';
 import { registerErrorHandling } from './errors.js';
 import { createMetrics, type ApiMetrics } from './metrics.js';
+import { exporterRoutes } from './routes/exporters.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
+import type { Store } from '../store/port.js';
 
 const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
@@ -23,6 +25,8 @@ export interface ApiDeps {
   /** Dependencies /readyz checks, e.g. the store and the job backend. */
   checks: ReadinessCheck[];
   metrics?: ApiMetrics;
+  /** Serves the /api/v1 routes from this store; without it only health, metrics and docs. */
+  store?: Store;
 }
 
 export interface Api {
@@ -53,11 +57,15 @@ export async function createApi(config: ApiConfig, deps: ApiDeps): Promise<Api> 
         version: deps.version,
         description: 'Flow telemetry, application dependency maps and least-privilege policy recommendations.',
       },
-      tags: [{ name: 'health', description: 'liveness, readiness and metrics' }],
+      tags: [
+        { name: 'health', description: 'liveness, readiness and metrics' },
+        { name: 'collector', description: 'exporters and what the collectors received from them' },
+      ],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(healthRoutes({ checks: deps.checks, metrics, version: deps.version, mode: deps.mode }));
+  if (deps.store !== undefined) await app.register(exporterRoutes(deps.store));
 
   return {
     app,

@@ -8,6 +8,7 @@ import { flowmapVersion } from '../core/version.js';
 import { createStore } from '../store/index.js';
 import { decodeCaptureFile, summaryText } from './decode.js';
 import { handleSignals, runRoles, type Role } from './roles.js';
+import { exportersText, listExporters } from './exporters.js';
 
 interface GlobalOptions {
   config?: string;
@@ -33,7 +34,12 @@ function loggerFor(config: Config, toStderr: boolean): Logger {
 async function serve(command: Command, roles: Role[], migrate: boolean): Promise<void> {
   const options = command.opts<ServeOptions>();
   const config = configFrom(command, { 'api.host': options.host, 'api.port': options.port });
-  if (roles.length === 1 && (modeOf(config) !== 'service' || config.redis.url === undefined)) {
+  if (roles.length === 1 && roles[0] === 'collector') {
+    // Collectors share only the store; in embedded mode the DuckDB file has one owner: `start`.
+    if (modeOf(config) !== 'service') {
+      throw new FlowmapError('FLOWMAP_CONFIG_INVALID', '`flowmap collector` runs the collector role of service mode and needs CLICKHOUSE_URL; use `flowmap start` to run everything in one process');
+    }
+  } else if (roles.length === 1 && (modeOf(config) !== 'service' || config.redis.url === undefined)) {
     // A lone api or worker role only makes sense when processes share a store and a queue: an
     // embedded DuckDB file has one owner, and in-process jobs enqueued by an api process would
     // never run.
@@ -75,8 +81,8 @@ export function buildProgram(): Command {
   serveOptions(
     program
       .command('start')
-      .description('run every role in one process: store (migrated), job worker and HTTP API')
-      .action(async (_options: ServeOptions, command: Command) => serve(command, ['api', 'worker'], true)),
+      .description('run every role in one process: store (migrated), flow collector, job worker and HTTP API')
+      .action(async (_options: ServeOptions, command: Command) => serve(command, ['api', 'worker', 'collector'], true)),
   );
   serveOptions(
     program
@@ -84,6 +90,28 @@ export function buildProgram(): Command {
       .description('run the HTTP API role only (service mode; run `flowmap migrate` first)')
       .action(async (_options: ServeOptions, command: Command) => serve(command, ['api'], false)),
   );
+  serveOptions(
+    program
+      .command('collector')
+      .description('run the flow collector role only (service mode: needs CLICKHOUSE_URL; run `flowmap migrate` first). Serves /healthz, /readyz and /metrics on --host/--port')
+      .addHelpText(
+        'after',
+        '\nListens on FLOWMAP_COLLECTOR_LISTEN (default [::]:2055,[::]:4739,[::]:6343; NetFlow v5/v9, IPFIX and sFlow are recognised per datagram).\nSee the README for every collector setting.',
+      )
+      .action(async (_options: ServeOptions, command: Command) => serve(command, ['collector'], false)),
+  );
+  program
+    .command('exporters')
+    .description('list the exporters the collectors have heard, with their counters')
+    .option('--json', 'print as JSON')
+    .option('--server <url>', 'ask a running flowmap over HTTP (embedded mode while `flowmap start` owns the data directory)')
+    .action(async (options: { json?: boolean; server?: string }, command: Command) => {
+      const config = configFrom(command);
+      const exporters = await listExporters(config, options.server, loggerFor(config, true));
+      if (options.json === true) process.stdout.write(`${JSON.stringify({ exporters })}\n`);
+      else process.stdout.write(exportersText(exporters));
+    });
+
   program
     .command('worker')
     .description('run the job worker role only (service mode; run `flowmap migrate` first)')

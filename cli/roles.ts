@@ -1,7 +1,12 @@
 // Runs flowmap's roles in this process: `start` runs all of them (embedded or service mode),
 // `api` and `worker` run one each (service mode, any number of processes). Owns the wiring —
 // config → store → jobs → API — and the orderly shutdown on SIGINT/SIGTERM.
+import { join } from 'node:path';
 import { createApi } from '../api/server.js';
+import { createMetrics } from '../api/metrics.js';
+import { registerEvidence } from '../analyzer/evidence.js';
+import { registerRetention } from '../analyzer/retention.js';
+import { startCollector } from '../collector/service.js';
 import { createJobRunner, type JobRunner } from '../analyzer/jobs/index.js';
 import { modeOf, type Config } from '../core/config.js';
 import { describeError, FlowmapError } from '../core/errors.js';
@@ -9,7 +14,7 @@ import type { Logger } from '../core/logger.js';
 import { flowmapVersion } from '../core/version.js';
 import { createStore, type Store } from '../store/index.js';
 
-export type Role = 'api' | 'worker';
+export type Role = 'api' | 'worker' | 'collector';
 
 /** Longest an orderly shutdown may take before the process exits anyway. */
 const SHUTDOWN_DEADLINE_MS = 25_000;
@@ -27,6 +32,8 @@ export interface RunOptions {
 export interface Running {
   /** Where the API listens, when the api role runs. */
   api?: { host: string; port: number };
+  /** The collector's UDP endpoints, when the collector role runs. */
+  collector?: { address: string; port: number; receiveBufferBytes: number }[];
   stop(): Promise<void>;
 }
 
@@ -64,28 +71,65 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
     }
     if (aborted()) return { stop: stopAll };
 
-    const jobs: JobRunner = createJobRunner({ redisUrl: config.redis.url, prefix: config.redis.prefix, stopTimeoutMs: JOBS_STOP_TIMEOUT_MS }, { logger });
-    stops.push(() => jobs.stop());
-    if (options.roles.has('worker')) await jobs.start();
+    const metrics = createMetrics(version);
+    // A lone collector needs no job backend (service mode may run collectors without Redis).
+    const needsJobs = options.roles.has('api') || options.roles.has('worker');
+    const jobs: JobRunner | undefined = needsJobs
+      ? createJobRunner({ redisUrl: config.redis.url, prefix: config.redis.prefix, stopTimeoutMs: JOBS_STOP_TIMEOUT_MS }, { logger })
+      : undefined;
+    if (jobs !== undefined) stops.push(() => jobs.stop());
+    if (jobs !== undefined && options.roles.has('worker')) {
+      await registerRetention(jobs, store, { days: config.retention.days }, logger);
+      await registerEvidence(jobs, store, logger);
+      await jobs.start();
+    }
+    if (aborted()) return { stop: stopAll };
+
+    let collector: Running['collector'];
+    if (options.roles.has('collector')) {
+      const c = config.collector;
+      const running = await startCollector(
+        {
+          listen: c.listen,
+          receiveBufferBytes: c.receiveBufferBytes,
+          allow: c.allow,
+          workers: c.workers,
+          batchRows: c.batchRows,
+          flushIntervalMs: c.flushIntervalMs,
+          spoolDir: c.spoolDir ?? join(config.data, 'spool'),
+          spoolMaxBytes: c.spoolMaxBytes,
+          servicePorts: c.servicePorts,
+          samplingRate: c.samplingRate,
+          id: c.id,
+          stateFile: join(config.data, `decoder-state-${c.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`),
+        },
+        { store, logger, registry: metrics.registry },
+      );
+      // Stopped before the store closes (stops run in reverse), so its last batches get inserted.
+      stops.push(() => running.stop());
+      collector = [...running.endpoints];
+    }
     if (aborted()) return { stop: stopAll };
 
     let api: Running['api'];
-    if (options.roles.has('api')) {
+    if (options.roles.has('api') || options.roles.has('collector')) {
+      // A collector-only process serves health, readiness and metrics; the /api/v1 routes come with the api role.
+      const checks = [{ name: 'store', check: () => store.ping() }];
+      if (jobs !== undefined) checks.push({ name: 'jobs', check: () => jobs.ping() });
       const server = await createApi(config.api, {
         logger,
         version,
         mode,
-        checks: [
-          { name: 'store', check: () => store.ping() },
-          { name: 'jobs', check: () => jobs.ping() },
-        ],
+        metrics,
+        checks,
+        store: options.roles.has('api') ? store : undefined,
       });
       stops.push(() => server.stop());
       api = await server.start();
       logger.info({ url: `http://${api.host}:${api.port}`, docs: `http://${api.host}:${api.port}/docs` }, 'api listening');
     }
     logger.info('flowmap ready');
-    return { api, stop: stopAll };
+    return { api, collector, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

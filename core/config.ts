@@ -5,7 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
+import { hostname } from 'node:os';
 import { FlowmapError } from './errors.js';
+import { parsePrefix } from './ip.js';
 
 const port = z.coerce.number().int('must be a whole number').min(1, 'must be 1-65535').max(65535, 'must be 1-65535');
 const url = (protocols: string[]) =>
@@ -16,6 +18,25 @@ const url = (protocols: string[]) =>
       return false;
     }
   }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+/** A list from YAML, or from one comma-separated string (environment variables, flags). */
+const list = <T extends z.ZodType>(item: T) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' ? v.split(',').map((part) => part.trim()).filter((part) => part !== '') : v),
+    z.array(item),
+  );
+/** HOST:PORT with IPv6 hosts in brackets ([::]:2055); the host may be a name. */
+const endpoint = z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):\d{1,5}$/, { message: 'must be HOST:PORT, with an IPv6 host in brackets ([::]:2055)', abort: true }).refine((v) => {
+  const port = Number(v.slice(v.lastIndexOf(':') + 1));
+  return port >= 0 && port <= 65535;
+}, 'port must be 0-65535 (0: any free port)');
+const cidr = z.string().refine((v) => {
+  try {
+    parsePrefix(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an address or prefix (192.0.2.0/24, 2001:db8::/32, 192.0.2.7)');
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be letters, digits and _ (not starting with a digit)');
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -48,6 +69,26 @@ export const configSchema = z
       })
       .strict()
       .default({ prefix: 'flowmap' }),
+    collector: z
+      .object({
+        listen: list(endpoint).default(['[::]:2055', '[::]:4739', '[::]:6343']),
+        receiveBufferBytes: z.coerce.number().int().min(65_536, 'must be at least 65536').max(2 ** 31 - 1, 'must be below 2 GiB').default(32 * 1024 * 1024),
+        allow: list(cidr).default([]),
+        workers: z.coerce.number().int().min(0, 'must be 0 (one per spare core) or more').max(64, 'must be at most 64').default(0),
+        batchRows: z.coerce.number().int().min(1, 'must be at least 1').max(1_000_000, 'must be at most 1000000').default(65_536),
+        flushIntervalMs: z.coerce.number().int().min(10, 'must be at least 10').max(60_000, 'must be at most 60000').default(1000),
+        spoolDir: z.string().min(1, 'must be a directory path').optional(),
+        spoolMaxBytes: z.coerce.number().int().min(1024 * 1024, 'must be at least 1 MiB').default(1024 ** 3),
+        servicePorts: list(z.string().regex(/^(tcp|udp|sctp)\/\d{1,5}(-\d{1,5})?$/, 'must be PROTO/PORT or PROTO/FIRST-LAST, e.g. tcp/9999 or udp/5000-5010')).default([]),
+        samplingRate: z.coerce.number().int().min(1, 'must be at least 1').optional(),
+        id: z.string().min(1).max(128).default(hostname()),
+      })
+      .strict()
+      .prefault({}),
+    retention: z
+      .object({ days: z.coerce.number().int().min(1, 'must be at least 1 day').max(36_500, 'must be at most 36500').default(35) })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -66,6 +107,18 @@ export const ENVIRONMENT: ReadonlyArray<readonly [variable: string, path: string
   ['CLICKHOUSE_PASSWORD', 'clickhouse.password', 'ClickHouse password (default empty)'],
   ['REDIS_URL', 'redis.url', 'Redis URL; when set, jobs run on BullMQ (service mode)'],
   ['FLOWMAP_REDIS_PREFIX', 'redis.prefix', 'BullMQ key prefix (default flowmap)'],
+  ['FLOWMAP_COLLECTOR_LISTEN', 'collector.listen', 'UDP endpoints, comma-separated HOST:PORT (default [::]:2055,[::]:4739,[::]:6343; the protocol is recognised per datagram)'],
+  ['FLOWMAP_COLLECTOR_RCVBUF', 'collector.receiveBufferBytes', 'socket receive buffer asked for, bytes (default 33554432; the kernel caps it at net.core.rmem_max, logged at start)'],
+  ['FLOWMAP_COLLECTOR_ALLOW', 'collector.allow', 'exporters accepted, comma-separated prefixes (default: all); others are counted and dropped'],
+  ['FLOWMAP_COLLECTOR_WORKERS', 'collector.workers', 'decoder threads (default 0: one per core beyond the first, at least 1)'],
+  ['FLOWMAP_COLLECTOR_BATCH_ROWS', 'collector.batchRows', 'flows per insert batch (default 65536)'],
+  ['FLOWMAP_COLLECTOR_FLUSH_MS', 'collector.flushIntervalMs', 'longest a flow waits before its batch is inserted, ms (default 1000)'],
+  ['FLOWMAP_SPOOL_DIR', 'collector.spoolDir', 'where batches wait while the store is down (default <data>/spool)'],
+  ['FLOWMAP_SPOOL_MAX_BYTES', 'collector.spoolMaxBytes', 'spool size bound; past it batches are dropped and counted (default 1073741824)'],
+  ['FLOWMAP_SERVICE_PORTS', 'collector.servicePorts', 'extra server ports for orientation, e.g. tcp/9999,udp/5000-5010'],
+  ['FLOWMAP_SAMPLING_RATE', 'collector.samplingRate', 'sampling rate for exporters that announce none (default: 1, counted as unknown)'],
+  ['FLOWMAP_COLLECTOR_ID', 'collector.id', 'name of this collector in the exporters table (default the host name)'],
+  ['FLOWMAP_RETENTION_DAYS', 'retention.days', 'days of flows kept; older day partitions are dropped (default 35)'],
 ];
 
 /** Command-line flags and the config paths they set, for naming a flag in an error. */
@@ -107,6 +160,8 @@ function setPath(tree: Tree, path: string, value: unknown): void {
 function getPath(tree: unknown, path: (string | number | symbol)[]): unknown {
   let node = tree;
   for (const key of path) {
+    // A list given as one comma-separated string (environment, flags): index into its parts.
+    if (typeof node === 'string' && typeof key === 'number') node = node.split(',').map((part) => part.trim()).filter((part) => part !== '');
     if (typeof node !== 'object' || node === null) return undefined;
     node = (node as Record<string | number, unknown>)[key as string];
   }
@@ -172,7 +227,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 
   const problems = result.error.issues.map((issue) => {
     const path = issue.path.map(String).join('.');
-    const where = origin.get(path) ?? path;
+    let where = path;
+    for (let n = issue.path.length; n > 0; n--) {
+      const found = origin.get(issue.path.slice(0, n).map(String).join('.'));
+      if (found !== undefined) {
+        where = found;
+        break;
+      }
+    }
     if (issue.code === 'unrecognized_keys') {
       const keys = issue.keys.map((k) => (path === '' ? k : `${path}.${k}`));
       return `unknown setting ${keys.join(', ')}${file !== undefined ? ` in ${file}` : ''}; allowed: ${allowedKeys(issue.path).join(', ')}`;

@@ -23,6 +23,7 @@ export const ErrorCodes = {
   FLOWMAP_BAD_CRON: 'not a valid cron expression',
   FLOWMAP_NOT_FOUND: 'the requested object does not exist',
   FLOWMAP_BAD_REQUEST: 'the request is invalid',
+  FLOWMAP_COLLECTOR_START: 'the collector cannot start (a UDP port cannot be bound, decoder threads failed)',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

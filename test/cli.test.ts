@@ -19,7 +19,8 @@ interface Flowmap {
 function flowmap(args: string[], env: NodeJS.ProcessEnv = {}): Flowmap {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], {
     cwd: root,
-    env: { ...process.env, CLICKHOUSE_URL: '', REDIS_URL: '', FLOWMAP_LOG_LEVEL: 'info', ...env },
+    // Port 0: the collector role must not fight other tests (or a real collector) for 2055.
+    env: { ...process.env, CLICKHOUSE_URL: '', REDIS_URL: '', FLOWMAP_LOG_LEVEL: 'info', FLOWMAP_COLLECTOR_LISTEN: '127.0.0.1:0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
@@ -91,7 +92,7 @@ describe('flowmap start (embedded)', () => {
     const npm = spawn('npm', ['start', '--', '--data', data, '--port', String(port)], {
       cwd: root,
       detached: true,
-      env: { ...process.env, CLICKHOUSE_URL: '', REDIS_URL: '' },
+      env: { ...process.env, CLICKHOUSE_URL: '', REDIS_URL: '', FLOWMAP_COLLECTOR_LISTEN: '127.0.0.1:0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let text = '';
@@ -179,10 +180,10 @@ describe('flowmap in service mode (ClickHouse + BullMQ)', { skip: serviceSkip },
     assert.match(early.output, /FLOWMAP_MIGRATION_PENDING: .*run `flowmap migrate` first/);
     const first = await run(['migrate'], env);
     assert.equal(first.code, 0, first.output);
-    assert.match(first.output, /ClickHouse 18\.\d+.*database flowmap_cli: applied 3 migration\(s\): 0001_flows\.sql, 0002_meta\.sql, 0003_interface_counters\.sql/);
+    assert.match(first.output, /ClickHouse 18\.\d+.*database flowmap_cli: applied 6 migration\(s\): 0001_flows\.sql, 0002_meta\.sql, 0003_interface_counters\.sql, 0004_flows_1h\.sql, 0005_listener_evidence\.sql, 0006_exporters\.sql/);
     const second = await run(['migrate'], env);
     assert.equal(second.code, 0, second.output);
-    assert.match(second.output, /nothing to apply; all 3 migrations already applied/);
+    assert.match(second.output, /nothing to apply; all 6 migrations already applied/);
     const json = await run(['migrate', '--json'], env);
     assert.deepEqual((JSON.parse(json.output) as { applied: unknown[] }).applied, []);
   });

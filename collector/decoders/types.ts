@@ -27,6 +27,8 @@ export const SKIP_REASONS = [
   'exporter_limit',
   /** A well-formed part flowmap does not decode (unknown sample type, header protocol, …). */
   'unsupported',
+  /** Records with a value no flow can have: a byte or packet count (after sampling) beyond 2^53. */
+  'bad_value',
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 

@@ -39,6 +39,30 @@ export class FlowWriter {
     this.current.length = start;
   }
 
+  /**
+   * Removes rows from `from` on whose byte or packet count is not an integer the flow record can
+   * hold exactly (beyond 2^53: a corrupt or forged 64-bit counter, or one scaled by an absurd
+   * sampling rate) and returns how many. Stores refuse a batch holding one, so it must not get
+   * that far. The last row takes a removed row's place: order within a batch carries no meaning.
+   */
+  dropImpossibleCounts(from: number): number {
+    let removed = 0;
+    for (let i = from; i < this.current.length; ) {
+      const c = this.current.columns;
+      const bytes = c.bytes[i] as number;
+      const packets = c.packets[i] as number;
+      if (bytes <= Number.MAX_SAFE_INTEGER && packets <= Number.MAX_SAFE_INTEGER) {
+        i++;
+        continue;
+      }
+      const last = this.current.length - 1;
+      if (i !== last) copyRow(c, last, i);
+      this.unwind(1);
+      removed++;
+    }
+    return removed;
+  }
+
   /** Returns the filled batch and starts a new one of the same capacity. */
   take(): FlowBatch {
     const full = this.current;
@@ -73,6 +97,15 @@ function emptyBatch(capacity: number): FlowBatch {
   const batch = { length: 0, capacity, columns: columns as FlowColumns };
   batch.columns.sampling_rate.fill(1);
   return batch;
+}
+
+/** Copies every column of row `from` over row `to`. */
+function copyRow(c: FlowColumns, from: number, to: number): void {
+  for (const spec of FLOW_COLUMNS as readonly ColumnSpec[]) {
+    const column = (c as unknown as Record<string, Uint8Array | string[]>)[spec.name] as Uint8Array & string[];
+    if (spec.kind === 'address') column.copyWithin(to * 16, from * 16, from * 16 + 16);
+    else column[to] = column[from] as never;
+  }
 }
 
 /** Puts rows [start, end) back to defaults: zeros, sampling rate 1, empty strings. */
