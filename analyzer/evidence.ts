@@ -3,8 +3,10 @@
 // ClickHouse view on every insert it cost a third of the CPU ingest needs on a small box.
 //
 // A watermark in the metadata store says up to where evidence is recorded, so hours missed while
-// no worker ran are caught up (at most MAX_CATCH_UP_HOURS back); recording an hour twice changes
-// no answer, so a run cut short is simply repeated.
+// no worker ran are caught up (at most MAX_CATCH_UP_HOURS back). Each run also records the
+// RECORD_AGAIN_HOURS before the watermark again: flows replayed from a collector's spool after an
+// outage keep their receive time and may land in an hour already recorded. Recording an hour
+// twice changes no answer (merged uniq states count each value once).
 import type { JobRunner } from './jobs/runner.js';
 import type { Logger } from '../core/logger.js';
 import type { Store } from '../store/port.js';
@@ -16,6 +18,8 @@ const HOUR = 3600;
 /** How far back a first run (or one after a long pause) goes. */
 export const MAX_CATCH_UP_HOURS = 48;
 const WATERMARK = ['analyzer', 'listener-evidence-until'] as const;
+/** Hours before the watermark recorded again on every run, for flows that arrived late. */
+export const RECORD_AGAIN_HOURS = 3;
 
 export interface EvidenceResult {
   /** Hours recorded, as ISO times of their start. */
@@ -28,7 +32,7 @@ export async function recordEvidence(store: Store, now = Date.now(), signal?: Ab
   const current = Math.floor(now / 1000 / HOUR) * HOUR;
   const saved = await store.meta.get(...WATERMARK);
   const since = typeof saved?.value === 'number' ? saved.value : 0;
-  let hour = Math.max(since, current - MAX_CATCH_UP_HOURS * HOUR);
+  let hour = Math.max(since - RECORD_AGAIN_HOURS * HOUR, current - MAX_CATCH_UP_HOURS * HOUR);
   const hours: string[] = [];
   for (; hour < current && signal?.aborted !== true; hour += HOUR) {
     await store.recordListenerEvidence({ from: hour, to: hour + HOUR });

@@ -8,6 +8,8 @@ import type { DecoderSnapshot } from './decoders/snapshot.js';
 import type { SkipReason } from './decoders/types.js';
 
 export const RECORD_HEADER = 24;
+/** The key of the entry a thread counts exporters past its limit under (they have no address). */
+export const OVERFLOW_KEY = 'other';
 
 /** Settings a decoder thread starts with (workerData). */
 export interface WorkerSettings {

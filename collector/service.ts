@@ -24,7 +24,7 @@ import type { ExporterStatus, Store } from '../store/port.js';
 import type { DecoderSnapshot } from './decoders/snapshot.js';
 import { SKIP_REASONS } from './decoders/types.js';
 import { createCollectorMetrics, readUdpErrors, type CollectorMetrics } from './metrics.js';
-import { exporterThread, RECORD_HEADER, type ExporterCounters, type FromWorker, type ToWorker, type WorkerSettings } from './protocol.js';
+import { exporterThread, OVERFLOW_KEY, RECORD_HEADER, type ExporterCounters, type FromWorker, type ToWorker, type WorkerSettings } from './protocol.js';
 import { Sink } from './sink.js';
 import { Spool } from './spool.js';
 
@@ -91,7 +91,10 @@ const MAX_BACKLOG_CHUNKS = 512;
 /** Sender addresses remembered (text → bytes and allow verdict); cleared when full. */
 const MAX_SENDERS = 65_536;
 const EXPORTERS_SAVE_MS = 15_000;
-const STOP_DEADLINE_MS = 15_000;
+/** Shutdown budget, inside the process's 25 s: threads, then draining into the store, then closing. */
+const STOP_DEADLINE_MS = 5_000;
+const DRAIN_DEADLINE_MS = 10_000;
+const CLOSE_DEADLINE_MS = 5_000;
 
 interface Lane {
   worker: Worker;
@@ -106,6 +109,10 @@ interface Lane {
   done: Int32Array;
   exporters: Map<string, ExporterCounters>;
   datagrams: number;
+  /** Request ids (flush, snapshot) this thread has not answered yet. */
+  pending: Set<number>;
+  /** The thread ended without being asked to (a bug or out of memory): its datagrams are dropped and counted. */
+  dead: boolean;
 }
 
 interface Sender {
@@ -172,7 +179,7 @@ export async function startCollector(options: CollectorOptions, deps: CollectorD
             name: `flowmap-decoder-${index}`,
           })
         : new Worker(entry, { workerData: { ...settings, done }, name: `flowmap-decoder-${index}` });
-      const lane: Lane = { worker, settings, ...newChunk(), length: 0, count: 0, sent: 0, done, exporters: new Map(), datagrams: 0 };
+      const lane: Lane = { worker, settings, ...newChunk(), length: 0, count: 0, sent: 0, done, exporters: new Map(), datagrams: 0, dead: false, pending: new Set() };
       lanes.push(lane);
       let ended: (value: DecoderSnapshot | undefined) => void = () => undefined;
       stopped.push(new Promise((resolve) => (ended = resolve)));
@@ -204,12 +211,19 @@ export async function startCollector(options: CollectorOptions, deps: CollectorD
               break;
           }
         });
-        worker.once('error', (err) => {
-          logger.error({ thread: index, err: describeError(err) }, 'decoder thread failed');
-          reject(err);
+        const died = (): void => {
+          if (lane.dead) return;
+          lane.dead = true;
           ended(undefined);
+          // Requests it will never answer are answered empty, so flush() and state saves go on.
+          for (const [id, resolveRequest] of waiting) if (lane.pending.has(id)) resolveRequest(undefined);
+        };
+        worker.once('error', (err) => {
+          logger.error({ thread: index, err: describeError(err) }, 'decoder thread failed; its exporters\' datagrams are dropped (decoder_failed) until the collector restarts');
+          reject(err);
+          died();
         });
-        worker.once('exit', () => ended(undefined));
+        worker.once('exit', () => died());
       });
       await ready;
     }
@@ -233,7 +247,9 @@ export async function startCollector(options: CollectorOptions, deps: CollectorD
     datagrams++;
     let sender = senders.get(rinfo.address);
     if (sender === undefined) {
-      const bytes = tryParseAddress(rinfo.address) ?? new Uint8Array(16);
+      // A link-local sender arrives with its zone (fe80::1%eth0); the address is what identifies it.
+      const percent = rinfo.address.indexOf('%');
+      const bytes = tryParseAddress(percent < 0 ? rinfo.address : rinfo.address.slice(0, percent)) ?? new Uint8Array(16);
       sender = { bytes, allowed: allow.length === 0 || allow.some((prefix) => prefixContains(prefix, bytes)) };
       if (senders.size >= MAX_SENDERS) senders.clear();
       senders.set(rinfo.address, sender);
@@ -245,6 +261,11 @@ export async function startCollector(options: CollectorOptions, deps: CollectorD
       return;
     }
     const lane = lanes[exporterThread(sender.bytes, 0, lanes.length)] as Lane;
+    if (lane.dead) {
+      backlogDropped++;
+      metrics.datagramsDropped.inc({ reason: 'decoder_failed' });
+      return;
+    }
     if (lane.sent - Atomics.load(lane.done, 0) >= MAX_BACKLOG_CHUNKS) {
       backlogDropped++;
       metrics.datagramsDropped.inc({ reason: 'decoder_backlog' });
@@ -292,6 +313,8 @@ export async function startCollector(options: CollectorOptions, deps: CollectorD
     const rows: ExporterStatus[] = [];
     for (const lane of lanes) {
       for (const counters of lane.exporters.values()) {
+        // Exporters past a thread's limit share one entry with no address: metrics only.
+        if (counters.key === OVERFLOW_KEY) continue;
         const before = previous.get(counters.address);
         const errors: Record<string, number> = { ...(before?.errors ?? {}) };
         for (const reason of SKIP_REASONS) if (counters.skipped[reason] > 0) errors[reason] = (errors[reason] ?? 0) + counters.skipped[reason];
@@ -321,10 +344,16 @@ export async function startCollector(options: CollectorOptions, deps: CollectorD
       .catch((err: unknown) => warn.warn('exporters', { err: describeError(err) }, 'could not save exporter status; will retry'));
     return savingExporters;
   };
-  const request = <T>(lane: Lane, type: 'flush' | 'snapshot'): Promise<T> => {
+  const request = <T>(lane: Lane, type: 'flush' | 'snapshot'): Promise<T | undefined> => {
+    if (lane.dead) return Promise.resolve(undefined);
     const id = nextRequest++;
-    return new Promise<T>((resolve) => {
-      waiting.set(id, resolve as (value: unknown) => void);
+    return new Promise<T | undefined>((resolve) => {
+      lane.pending.add(id);
+      waiting.set(id, (value) => {
+        lane.pending.delete(id);
+        waiting.delete(id);
+        resolve(value as T | undefined);
+      });
       lane.worker.postMessage({ type, id } satisfies ToWorker);
     });
   };
@@ -335,7 +364,8 @@ export async function startCollector(options: CollectorOptions, deps: CollectorD
     const templates = lanes.reduce((n, lane) => n + [...lane.exporters.values()].reduce((m, e) => m + e.templates + e.optionsRecords, 0), 0);
     if (templates !== lastTemplates || decoderState === undefined) {
       lastTemplates = templates;
-      decoderState = mergeSnapshots(await Promise.all(lanes.map((lane) => request<DecoderSnapshot>(lane, 'snapshot'))));
+      const snapshots = await Promise.all(lanes.map((lane) => request<DecoderSnapshot>(lane, 'snapshot')));
+      decoderState = mergeSnapshots(snapshots.filter((snapshot): snapshot is DecoderSnapshot => snapshot !== undefined));
     }
     writeState(options.stateFile, { version: 1, decoder: decoderState, exporters: exporterRows() }, logger);
   };
@@ -393,9 +423,12 @@ export async function startCollector(options: CollectorOptions, deps: CollectorD
         } else {
           decoderState = mergeSnapshots(ended.filter((s): s is DecoderSnapshot => s !== undefined));
         }
-        await sink.close(STOP_DEADLINE_MS);
+        // Into the store if it answers — what waits in memory and what the spool holds — within
+        // the drain budget; what is left stays in the spool for the next start.
+        await sink.drained(DRAIN_DEADLINE_MS).catch((err: unknown) => logger.warn({ err: describeError(err) }, 'store did not take everything before shutdown; the rest stays in the spool'));
+        await sink.close(CLOSE_DEADLINE_MS);
         if (decoderState !== undefined) writeState(options.stateFile, { version: 1, decoder: decoderState, exporters: exporterRows() }, logger);
-        await saveExporters();
+        await Promise.race([saveExporters(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
         logger.info({ datagrams, flows, stored: sink.storedRows, spooled: spool.size.batches }, 'collector stopped');
       })();
       return stopping;

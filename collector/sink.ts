@@ -24,6 +24,7 @@ import type { SerializedCounters } from './protocol.js';
 const MAX_QUEUED = 8;
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 10_000;
+const MAX_PENDING_SPOOL_BYTES = 256 * 1024 * 1024;
 
 /** Counter samples share the spool with flow batches; a JSON document tells them apart (flow batches start with the codec's magic). */
 const COUNTERS_MARK = '{"counters":';
@@ -62,6 +63,10 @@ export class Sink {
   /** True while batches go to the spool (an insert failed, inserts fell behind, or a spool was left from before). */
   private spooling: boolean;
   private replaying = false;
+  /** The running replay, awaited by close() so a batch is never inserted after the spool closed. */
+  private replayRun: Promise<void> = Promise.resolve();
+  /** Bytes handed to the spool and not yet written: bounded, so a slow disk cannot grow memory. */
+  private pendingSpoolBytes = 0;
   private retryMs = RETRY_MIN_MS;
   private retryTimer: NodeJS.Timeout | undefined;
   /** Spool operations run one after another (append and replay must not interleave). */
@@ -104,10 +109,12 @@ export class Sink {
     }
     this.queue.push(item);
     if (this.queue.length > MAX_QUEUED) {
-      // Inserts fall behind: keep order by sending this and everything after it through the spool.
+      // Inserts fall behind: everything but the batch being inserted goes through the spool, in
+      // order; the one in flight is retried from memory if it fails (pump), so it stays first.
       this.spooling = true;
-      this.toSpool([this.queue.pop() as SinkItem]);
-      this.logger.warn({ queued: this.queue.length }, 'inserts are falling behind; spooling batches to disk');
+      const waiting = this.queue.splice(1);
+      this.toSpool(waiting);
+      this.logger.warn({ spooled: waiting.length }, 'inserts are falling behind; spooling batches to disk');
       this.scheduleReplay(0);
     }
     void this.pump();
@@ -126,8 +133,15 @@ export class Sink {
   async drained(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      await this.idle();
-      await this.spoolChain;
+      if (this.spooling && this.spool.size.batches > 0 && !(await this.store.ping().then(() => true, () => false))) {
+        throw new Error(`the store does not answer; ${this.spool.size.batches} batches stay in the spool`);
+      }
+      // An insert into a hung store would otherwise hold this past its deadline.
+      const left = Math.max(0, deadline - Date.now());
+      let timer: NodeJS.Timeout | undefined;
+      const late = await Promise.race([this.idle().then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), left)))]);
+      clearTimeout(timer);
+      if (late) throw new Error(`the store did not take the batches in memory within ${timeoutMs} ms`);
       if (!this.spooling && this.spool.size.batches === 0) return;
       if (Date.now() > deadline) throw new Error(`spool still holds ${this.spool.size.batches} batches`);
       if (!this.replaying) this.scheduleReplay(0);
@@ -145,6 +159,8 @@ export class Sink {
     const result = await Promise.race([this.idle().then(() => 'idle' as const), timeout]);
     clearTimeout(this.retryTimer);
     this.closed = true;
+    // A replay insert in flight finishes (and its batch leaves the spool) before the spool closes.
+    await Promise.race([this.replayRun, timeout]);
     if (result === 'timeout' || this.queue.length > 0) {
       // An insert hangs (a stopped store): the queue goes to disk; the hanging batch too — if
       // its insert completes after all, replay stores it twice, the lesser harm than losing it.
@@ -178,6 +194,14 @@ export class Sink {
           if (refusedAsMalformed(err)) {
             this.queue.shift();
             this.reject(item, err);
+            continue;
+          }
+          if (this.spooling && !this.closed) {
+            // Batches after this one are already in the spool: retry it from memory so the store
+            // still receives batches in order.
+            this.warn.warn('insert', { err: describeError(err) }, 'insert failed; retrying before the spooled batches');
+            await new Promise((resolve) => setTimeout(resolve, this.retryMs));
+            this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
             continue;
           }
           this.spooling = true;
@@ -230,12 +254,22 @@ export class Sink {
 
   private toSpool(items: SinkItem[]): void {
     for (const item of items) {
+      if (this.pendingSpoolBytes + item.bytes.length > MAX_PENDING_SPOOL_BYTES) {
+        // The disk is slower than ingest: drop here, counted as the spool being full.
+        this.spool.droppedBatches++;
+        this.spool.droppedRows += item.rows;
+        this.warn.warn('spool-pending', { rows: item.rows, pendingBytes: this.pendingSpoolBytes }, 'spool writes fall behind; batch dropped');
+        continue;
+      }
+      this.pendingSpoolBytes += item.bytes.length;
       this.spoolChain = this.spoolChain.then(async () => {
         try {
           await this.spool.append(item.bytes, item.rows);
         } catch (err) {
           // The spool counts and logs full; anything else (disk gone) is logged here.
           this.warn.warn('spool', { err: describeError(err), rows: item.rows }, 'could not write a batch to the spool; it is lost');
+        } finally {
+          this.pendingSpoolBytes -= item.bytes.length;
         }
       });
     }
@@ -245,7 +279,7 @@ export class Sink {
     if (this.closed || this.replaying || this.retryTimer !== undefined) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      void this.replay();
+      this.replayRun = this.replay();
     }, delayMs);
   }
 

@@ -9,7 +9,7 @@ import { createDecoderState, decodeDatagram, DecodeCounters, FlowWriter } from '
 import { restoreDecoderState, snapshotDecoderState } from './decoders/snapshot.js';
 import { orientBatch } from './orientation.js';
 import { createServicePorts } from './service-ports.js';
-import { exporterThread, RECORD_HEADER, type ExporterCounters, type FromWorker, type ToWorker, type WorkerSettings } from './protocol.js';
+import { exporterThread, OVERFLOW_KEY, RECORD_HEADER, type ExporterCounters, type FromWorker, type ToWorker, type WorkerSettings } from './protocol.js';
 
 /** Exporters with counters of their own; beyond this (a spoofing flood) they share one entry. */
 const MAX_EXPORTERS = 10_000;
@@ -34,7 +34,7 @@ const restored = restoreDecoderState(state, settings.snapshot, mine);
 const servicePorts = createServicePorts({ extra: settings.servicePorts });
 
 const exporters = new Map<string, Exporter>();
-const overflow: Exporter = { key: 'other', address: 'other', counters: new DecodeCounters(), firstSeen: 0, lastSeen: 0 };
+const overflow: Exporter = { key: OVERFLOW_KEY, address: OVERFLOW_KEY, counters: new DecodeCounters(), firstSeen: 0, lastSeen: 0 };
 let writer = new FlowWriter(settings.batchRows);
 let batchStartedAt = 0;
 let chunks = 0;
@@ -101,10 +101,21 @@ function flush(): void {
   post({ type: 'batch', bytes, rows }, [bytes.buffer as ArrayBuffer]);
 }
 
-function exporterCounters(exporter: Exporter): ExporterCounters {
+/** Sampling rates learnt, by exporter key (the 32 hex digits every sampling key starts with). */
+function ratesByExporter(): Map<string, Set<number>> {
+  const byExporter = new Map<string, Set<number>>();
+  for (const [key, , rate] of state.sampling.entries()) {
+    const exporter = key.slice(0, 32);
+    let rates = byExporter.get(exporter);
+    if (rates === undefined) byExporter.set(exporter, (rates = new Set()));
+    rates.add(rate);
+  }
+  return byExporter;
+}
+
+function exporterCounters(exporter: Exporter, rateSets: Map<string, Set<number>>): ExporterCounters {
   const c = exporter.counters;
-  const rates = new Set<number>();
-  for (const [key, , rate] of state.sampling.entries()) if (key.startsWith(exporter.key)) rates.add(rate);
+  const rates = rateSets.get(exporter.key) ?? new Set<number>();
   return {
     key: exporter.key,
     address: exporter.address,
@@ -126,8 +137,9 @@ let statsDirty = true;
 function postStats(): void {
   if (!statsDirty) return;
   statsDirty = false;
-  const list = [...exporters.values()].map(exporterCounters);
-  if (overflow.counters.datagrams > 0) list.push(exporterCounters(overflow));
+  const rates = ratesByExporter();
+  const list = [...exporters.values()].map((e) => exporterCounters(e, rates));
+  if (overflow.counters.datagrams > 0) list.push(exporterCounters(overflow, rates));
   post({ type: 'stats', exporters: list, chunks, datagrams });
 }
 
