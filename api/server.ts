@@ -9,7 +9,7 @@ import { registerErrorHandling } from './errors.js';
 import { createMetrics, type ApiMetrics } from './metrics.js';
 import { exporterRoutes } from './routes/exporters.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
-import type { Store } from '../store/port.js';
+import type { ExporterStatus, Store } from '../store/port.js';
 
 const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
@@ -27,6 +27,8 @@ export interface ApiDeps {
   metrics?: ApiMetrics;
   /** Serves the /api/v1 routes from this store; without it only health, metrics and docs. */
   store?: Store;
+  /** Exporter counters of a collector in this process, fresher than the store's. */
+  liveExporters?: () => ExporterStatus[];
 }
 
 export interface Api {
@@ -65,7 +67,7 @@ export async function createApi(config: ApiConfig, deps: ApiDeps): Promise<Api> 
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(healthRoutes({ checks: deps.checks, metrics, version: deps.version, mode: deps.mode }));
-  if (deps.store !== undefined) await app.register(exporterRoutes(deps.store));
+  if (deps.store !== undefined) await app.register(exporterRoutes(deps.store, deps.liveExporters));
 
   return {
     app,

@@ -12,7 +12,7 @@ import { modeOf, type Config } from '../core/config.js';
 import { describeError, FlowmapError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { flowmapVersion } from '../core/version.js';
-import { createStore, type Store } from '../store/index.js';
+import { createStore, type ExporterStatus, type Store } from '../store/index.js';
 
 export type Role = 'api' | 'worker' | 'collector';
 
@@ -86,6 +86,7 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
     if (aborted()) return { stop: stopAll };
 
     let collector: Running['collector'];
+    let liveExporters: (() => ExporterStatus[]) | undefined;
     if (options.roles.has('collector')) {
       const c = config.collector;
       const running = await startCollector(
@@ -108,6 +109,7 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
       // Stopped before the store closes (stops run in reverse), so its last batches get inserted.
       stops.push(() => running.stop());
       collector = [...running.endpoints];
+      liveExporters = () => running.exporters();
     }
     if (aborted()) return { stop: stopAll };
 
@@ -123,6 +125,7 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
         metrics,
         checks,
         store: options.roles.has('api') ? store : undefined,
+        liveExporters,
       });
       stops.push(() => server.stop());
       api = await server.start();

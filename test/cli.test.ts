@@ -6,6 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createSocket } from 'node:dgram';
+import { encodeNetflow9 } from '../collector/encoders/netflow9.js';
+import { parseAddress } from '../core/ip.js';
 import { freePort, inCI, onPath, startClickHouse, startRedis, type ServiceHandle } from './services.js';
 
 const root = join(import.meta.dirname, '..');
@@ -125,6 +128,9 @@ describe('flowmap start (embedded)', () => {
       assert.equal(result.code, 1);
       assert.match(result.output, new RegExp(`flowmap ${role}\` runs one role of service mode and needs CLICKHOUSE_URL and REDIS_URL`));
     }
+    const collector = await run(['collector', '--data', data]);
+    assert.equal(collector.code, 1);
+    assert.match(collector.output, /`flowmap collector` runs the collector role of service mode and needs CLICKHOUSE_URL/);
   });
 
   it('refuses a second process on the same data directory with a clear message', async () => {
@@ -141,6 +147,52 @@ describe('flowmap start (embedded)', () => {
     assert.equal(await first.exited, 0);
   });
 
+  it('collects flows under `flowmap start`, and `flowmap exporters` reports the exporter, through the server and from the file', async () => {
+    const port = await freePort();
+    const p = flowmap(['start', '--data', data, '--port', String(port)]);
+    let sent = 0;
+    try {
+      await readyzBecomes(`http://127.0.0.1:${port}`, 200, 15_000);
+      const listening = p.output().split('\n').find((line) => line.includes('"msg":"collector listening"'));
+      const udp = (JSON.parse(listening ?? '{}') as { endpoints?: { port: number }[] }).endpoints?.[0]?.port;
+      assert.ok(udp !== undefined && udp > 0, 'the collector logs where it listens');
+      const records = Array.from({ length: 40 }, (_, k) => ({
+        time_received: Math.floor(Date.now() / 1000),
+        source: 'netflow9' as const,
+        exporter: parseAddress('127.0.0.1'),
+        src_addr: parseAddress(`10.0.0.${k + 1}`),
+        dst_addr: parseAddress('192.0.2.1'),
+        src_port: 40_000 + k,
+        dst_port: 443,
+        proto: 6,
+        bytes: 1000,
+        packets: 2,
+      }));
+      const datagrams = encodeNetflow9(records);
+      sent = datagrams.length;
+      const socket = createSocket('udp4');
+      for (const d of datagrams) await new Promise<void>((resolve, reject) => socket.send(d, udp, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+      socket.close();
+      // The running server answers for the locked data directory, with its collector's live counters.
+      let listed: { exporters: { exporter: string; flows: number; datagrams: number }[] } = { exporters: [] };
+      const deadline = Date.now() + 30_000;
+      while (listed.exporters[0]?.flows !== 40 && Date.now() < deadline) {
+        const result = await run(['exporters', '--json', '--data', data, '--server', `http://127.0.0.1:${port}`]);
+        assert.equal(result.code, 0, result.output);
+        listed = JSON.parse(result.output) as typeof listed;
+        if (listed.exporters[0]?.flows !== 40) await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      assert.deepEqual(listed.exporters.map((e) => [e.exporter, e.datagrams, e.flows]), [['127.0.0.1', datagrams.length, 40]]);
+    } finally {
+      p.child.kill('SIGTERM');
+    }
+    assert.equal(await p.exited, 0, p.output());
+    const table = await run(['exporters', '--data', data]);
+    assert.equal(table.code, 0, table.output);
+    assert.match(table.output, /^EXPORTER\s+LAST SEEN \(UTC\)\s+DATAGRAMS\s+FLOWS/m);
+    assert.match(table.output, new RegExp(`^127\\.0\\.0\\.1\\s+\\S+ \\S+\\s+${sent}\\s+40\\s`, 'm'));
+  });
+
   it('explains bad configuration and exits 1 without starting', async () => {
     const result = await run(['start', '--data', data], { FLOWMAP_API_PORT: 'eighty' });
     assert.equal(result.code, 1);
@@ -148,7 +200,7 @@ describe('flowmap start (embedded)', () => {
   });
 
   it('prints help for every command and exits 2 on an unknown one', async () => {
-    for (const command of ['start', 'api', 'worker', 'migrate', 'version']) {
+    for (const command of ['start', 'collector', 'api', 'worker', 'migrate', 'exporters', 'version']) {
       const result = await run([command, '--help']);
       assert.equal(result.code, 0, command);
       assert.match(result.output, new RegExp(`Usage: flowmap ${command}`));

@@ -60,7 +60,11 @@ export function summarizeExporters(rows: readonly ExporterStatus[]): ExporterSum
     .map(({ first, last, row }) => ({ ...row, collectors: row.collectors.sort(), firstSeen: new Date(first * 1000).toISOString(), lastSeen: new Date(last * 1000).toISOString() }));
 }
 
-export function exporterRoutes(store: Store): FastifyPluginAsync {
+/**
+ * `live`: counters of a collector running in this process, fresher than what it last saved; they
+ * replace that collector's stored rows.
+ */
+export function exporterRoutes(store: Store, live?: () => ExporterStatus[]): FastifyPluginAsync {
   return async (app) => {
     app.get(
       '/api/v1/exporters',
@@ -71,7 +75,12 @@ export function exporterRoutes(store: Store): FastifyPluginAsync {
           response: { 200: { type: 'object', required: ['exporters'], properties: { exporters: { type: 'array', items: exporterSchema } } } },
         },
       },
-      async () => ({ exporters: summarizeExporters(await store.listExporters()) }),
+      async () => {
+        const stored = await store.listExporters();
+        const fresh = live?.() ?? [];
+        const replaced = new Set(fresh.map((row) => `${row.collector}\n${row.exporter}`));
+        return { exporters: summarizeExporters([...stored.filter((row) => !replaced.has(`${row.collector}\n${row.exporter}`)), ...fresh]) };
+      },
     );
   };
 }
