@@ -183,6 +183,10 @@ describe('flowmap start (embedded)', () => {
         if (listed.exporters[0]?.flows !== 40) await new Promise((resolve) => setTimeout(resolve, 500));
       }
       assert.deepEqual(listed.exporters.map((e) => [e.exporter, e.datagrams, e.flows]), [['127.0.0.1', datagrams.length, 40]]);
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.match(metrics, /flowmap_collector_flows_decoded_total\{exporter="127\.0\.0\.1"\} 40\n/);
+      assert.match(metrics, new RegExp(`flowmap_collector_datagrams_received_total\\{exporter="127\\.0\\.0\\.1"\\} ${datagrams.length}\\n`));
+      assert.match(metrics, /flowmap_collector_udp_receive_errors\{counter="RcvbufErrors"\} \d+/);
     } finally {
       p.child.kill('SIGTERM');
     }

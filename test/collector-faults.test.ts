@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createSocket } from 'node:dgram';
 import { createClient } from '@clickhouse/client';
 import { Registry } from 'prom-client';
 import { startCollector, type Collector } from '../collector/service.js';
@@ -252,5 +253,51 @@ describe('collector under bad input', () => {
     assert.equal(stats.backlogDropped, 0);
     const noisy = collector.exporters().find((e) => e.exporter === '127.0.0.1');
     assert.ok(noisy !== undefined && Object.values(noisy.errors).reduce((a, b) => a + b, 0) > 1000, `bad input counted by reason: ${JSON.stringify(noisy?.errors)}`);
+  });
+});
+
+describe('collector listeners and allow-list', () => {
+  let dir: string;
+  let store: Store;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'flowmap-allow-'));
+    store = await createDuckDBStore({ dataDir: dir }, { logger: silentLogger() });
+    await store.migrate();
+  });
+  after(async () => {
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('receives over IPv6 and IPv4, and counts and drops datagrams from exporters outside collector.allow', async () => {
+    const collector = await startCollector(collectorOptions(dir, { listen: ['[::1]:0', '127.0.0.1:0'], allow: ['::1', '10.0.0.0/8'] }), {
+      store,
+      logger: silentLogger(),
+      registry: new Registry(),
+    });
+    const v6 = createSocket('udp6');
+    try {
+      const [ipv6, ipv4] = collector.endpoints;
+      assert.equal(ipv6?.address, '::1');
+      assert.equal(ipv4?.address, '127.0.0.1');
+      const allowed = encodeNetflow9(flows(0, 30));
+      for (const d of allowed) await new Promise<void>((resolve, reject) => v6.send(d, ipv6.port, '::1', (err) => (err ? reject(err) : resolve())));
+      const refused = await exporterSocket('127.0.0.1');
+      const dropped = encodeNetflow9(flows(100, 30));
+      await send(refused, ipv4.port, dropped);
+      refused.close();
+      await received(collector, allowed.length + dropped.length);
+      await collector.drain(10_000);
+      const stats = collector.stats();
+      assert.equal(stats.refused, dropped.length);
+      assert.equal(stats.storedRows, 30);
+      assert.deepEqual(collector.exporters().map((e) => [e.exporter, e.flows]), [['::1', 30]]);
+      const rows = await store.aggregateFlows({ range: { from: NOW - 3600, to: NOW + 3600 }, groupBy: ['exporter'] });
+      assert.deepEqual(rows.map((r) => [r.key.exporter, r.flows]), [['::1', 30]]);
+    } finally {
+      v6.close();
+      await collector.stop();
+    }
   });
 });
