@@ -9,6 +9,7 @@ import { createStore } from '../store/index.js';
 import { decodeCaptureFile, summaryText } from './decode.js';
 import { handleSignals, runRoles, type Role } from './roles.js';
 import { exportersText, listExporters } from './exporters.js';
+import { ingestCommand, type IngestCommandOptions } from './ingest.js';
 
 interface GlobalOptions {
   config?: string;
@@ -110,6 +111,20 @@ export function buildProgram(): Command {
       const exporters = await listExporters(config, options.server, loggerFor(config, true));
       if (options.json === true) process.stdout.write(`${JSON.stringify({ exporters })}\n`);
       else process.stdout.write(exportersText(exporters));
+    });
+
+  program
+    .command('ingest')
+    .description('store cloud flow-log files: AWS VPC, GCP VPC, Azure NSG or VNet flow logs (gzip recognised by content; - reads standard input)')
+    .argument('[files...]', 'flow-log files')
+    .option('--format <format>', 'aws-vpc, gcp-vpc, azure-nsg or azure-vnet')
+    .option('--aws-format <fields>', "AWS custom format for files without a header line, e.g. 'version account-id interface-id srcaddr dstaddr …'")
+    .option('--force', 'store a file again even if the ledger says it was ingested')
+    .option('--list', 'list the files ingested so far (the ledger)')
+    .option('--json', 'one JSON report per file')
+    .action(async (files: string[], options: IngestCommandOptions, command: Command) => {
+      const config = configFrom(command);
+      process.exitCode = await ingestCommand(files, options, config, loggerFor(config, true), (line) => process.stdout.write(`${line}\n`), (line) => process.stderr.write(`${line}\n`));
     });
 
   program

@@ -1,0 +1,110 @@
+// `flowmap ingest` end to end on the embedded store: plain and gzip files store the same flows,
+// oriented; NODATA and malformed lines are counted with their line; a file is not stored twice
+// (the ledger, `--list`); a truncated gzip fails with the file named and keeps the flows before it.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { flowAt } from '../core/flow.js';
+import { formatAddress } from '../core/ip.js';
+import { silentLogger } from '../core/logger.js';
+import { createDuckDBStore } from '../store/index.js';
+
+const root = join(import.meta.dirname, '..');
+
+// AWS's default (version 2) format: the first two records of AWS's documentation examples,
+// a reply, a NODATA record and a line cut short.
+const LOG = [
+  '2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK',
+  '2 123456789010 eni-1235b8ca123456789 172.31.9.69 172.31.9.12 49761 3389 6 20 4249 1418530010 1418530070 REJECT OK',
+  '2 123456789010 eni-1235b8ca123456789 172.31.16.21 172.31.16.139 22 20641 6 18 3912 1418530010 1418530070 ACCEPT OK',
+  '2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA',
+  '2 123456789010 eni-1235b8ca123456789 172.31.16.139',
+  '',
+].join('\n');
+
+async function flowmap(args: string[], data: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), ...args, '--data', data], {
+    cwd: root,
+    env: { ...process.env, CLICKHOUSE_URL: '', REDIS_URL: '', FLOWMAP_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => void (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stdout, stderr };
+}
+
+describe('flowmap ingest', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'flowmap-ingest-'));
+    writeFileSync(join(dir, 'flows.log'), LOG);
+    // The same records, compressed: different bytes, so a different ledger entry.
+    writeFileSync(join(dir, 'flows.log.gz'), gzipSync(LOG.replace('20641 22 6 20 4249', '20642 22 6 20 4249')));
+    const gz = gzipSync(LOG.repeat(50));
+    writeFileSync(join(dir, 'cut.log.gz'), gz.subarray(0, gz.length - 40));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('stores the flows of a plain file, oriented, and reports what it skipped with the line', async () => {
+    const data = join(dir, 'a');
+    const result = await flowmap(['ingest', '--format', 'aws-vpc', join(dir, 'flows.log')], data);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /flows\.log: 3 flows stored; skipped nodata 1, malformed 1/);
+    assert.match(result.stderr, /flows\.log:5: malformed: /);
+    const store = await createDuckDBStore({ dataDir: data }, { logger: silentLogger() });
+    try {
+      const batch = await store.readFlows({ from: 1418530000, to: 1418530100 });
+      const rows = Array.from({ length: batch.length }, (_, i) => flowAt(batch, i)).map((r) => [
+        formatAddress(r.src_addr), r.src_port, formatAddress(r.dst_addr), r.dst_port, r.proto, r.packets, r.bytes, r.time_start, r.time_end, r.action, r.server_side, r.source, r.cloud_account, r.cloud_interface,
+      ]);
+      assert.deepEqual(rows.sort(), [
+        ['172.31.16.139', 20641, '172.31.16.21', 22, 6, 20, 4249, 1418530010, 1418530070, 'accept', 'dst', 'aws_vpc', '123456789010', 'eni-1235b8ca123456789'],
+        ['172.31.16.21', 22, '172.31.16.139', 20641, 6, 18, 3912, 1418530010, 1418530070, 'accept', 'src', 'aws_vpc', '123456789010', 'eni-1235b8ca123456789'],
+        ['172.31.9.69', 49761, '172.31.9.12', 3389, 6, 20, 4249, 1418530010, 1418530070, 'reject', 'dst', 'aws_vpc', '123456789010', 'eni-1235b8ca123456789'],
+      ].sort());
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('reads gzip by content, skips a file it already stored, and lists the ledger', async () => {
+    const data = join(dir, 'b');
+    const first = await flowmap(['ingest', '--format', 'aws-vpc', join(dir, 'flows.log.gz'), join(dir, 'flows.log')], data);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /flows\.log\.gz: 3 flows stored/);
+    const again = await flowmap(['ingest', '--format', 'aws-vpc', join(dir, 'flows.log.gz')], data);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /flows\.log\.gz: already ingested/);
+    const list = await flowmap(['ingest', '--list', '--json'], data);
+    const ingested = (JSON.parse(list.stdout) as { ingested: { file: string; flows: number }[] }).ingested;
+    assert.deepEqual(ingested.map((e) => [e.file.endsWith('flows.log.gz') ? 'gz' : 'plain', e.flows]).sort(), [['gz', 3], ['plain', 3]]);
+    const store = await createDuckDBStore({ dataDir: data }, { logger: silentLogger() });
+    try {
+      assert.deepEqual(await store.flowTotals({ from: 1418530000, to: 1418530100 }), { flows: 6, bytes: 2 * (4249 * 2 + 3912), packets: 2 * 58 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('fails a truncated gzip with the file named, exit 1, and is not entered in the ledger', async () => {
+    const data = join(dir, 'c');
+    const result = await flowmap(['ingest', '--format', 'aws-vpc', join(dir, 'cut.log.gz')], data);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /cut\.log\.gz: .*(unexpected end|damaged|cut short)/i);
+    const list = await flowmap(['ingest', '--list', '--json'], data);
+    assert.deepEqual((JSON.parse(list.stdout) as { ingested: unknown[] }).ingested, []);
+  });
+
+  it('refuses an unknown format and names the allowed ones', async () => {
+    const result = await flowmap(['ingest', '--format', 'netflow', join(dir, 'flows.log')], join(dir, 'd'));
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /--format must be one of aws-vpc, gcp-vpc, azure-nsg, azure-vnet, not 'netflow'/);
+  });
+});
