@@ -2,12 +2,13 @@
 // (gzip recognised by content, `-` for stdin) into the configured store, with progress on stderr
 // for big files and a ledger that keeps a file from being stored twice (`--list` shows it).
 import { createHash } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import type { Config } from '../core/config.js';
 import { FlowmapError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { createServicePorts } from '../collector/service-ports.js';
 import { ingestStream, ledgerEntry, listLedger, recordInLedger, type IngestReport } from '../collector/cloud/ingest.js';
+import { isParquet, parquetAsAwsText } from '../collector/cloud/parquet.js';
 import { CLOUD_FORMATS, type CloudFormat } from '../collector/cloud/types.js';
 import { createStore } from '../store/index.js';
 
@@ -22,6 +23,18 @@ export interface IngestCommandOptions {
 /** Progress lines for inputs bigger than this; small files just report at the end. */
 const PROGRESS_FROM_BYTES = 64 * 1024 * 1024;
 const PROGRESS_EVERY_MS = 2000;
+
+/** The first bytes of a file, to tell Parquet (which needs the whole file: its index is at the end) from a stream. */
+function headOf(file: string): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    readSync(fd, head, 0, 4, 0);
+    return head;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 async function sha256Of(file: string): Promise<string> {
   const hash = createHash('sha256');
@@ -49,8 +62,9 @@ export async function ingestCommand(files: string[], options: IngestCommandOptio
     let failed = 0;
     for (const file of files) {
       const size = file === '-' ? 0 : statSync(file).size;
-      if (file !== '-' && options.force !== true) {
-        const known = await ledgerEntry(store, await sha256Of(file));
+      const fileHash = file === '-' ? undefined : await sha256Of(file);
+      if (fileHash !== undefined && options.force !== true) {
+        const known = await ledgerEntry(store, fileHash);
         if (known !== undefined) {
           err(`${file}: already ingested (as ${known.file}, ${known.flows} flows, ${known.ingestedAt}); skipped — --force stores it again`);
           continue;
@@ -59,7 +73,10 @@ export async function ingestCommand(files: string[], options: IngestCommandOptio
       let last = Date.now();
       let report: IngestReport;
       try {
-        report = await ingestStream(file === '-' ? process.stdin : createReadStream(file), store, {
+        const parquet = file !== '-' && isParquet(headOf(file));
+        if (parquet && format !== 'aws-vpc') throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${file} is a Parquet file; only AWS VPC flow logs come as Parquet (--format aws-vpc)`);
+        const input = file === '-' ? process.stdin : parquet ? parquetAsAwsText(file) : createReadStream(file);
+        report = await ingestStream(input, store, {
           format: format as CloudFormat,
           file,
           servicePorts,
@@ -75,7 +92,8 @@ export async function ingestCommand(files: string[], options: IngestCommandOptio
         err(`flowmap: ${e instanceof Error ? e.message : String(e)}`);
         continue;
       }
-      await recordInLedger(store, report);
+      // The ledger keys files by the bytes given (a Parquet file's, not the text read from it).
+      await recordInLedger(store, { ...report, sha256: fileHash ?? report.sha256 });
       const skipped = Object.entries(report.skipped).filter(([, n]) => n > 0);
       if (options.json === true) out(JSON.stringify(report));
       else {

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { flowAt } from '../core/flow.js';
 import { formatAddress } from '../core/ip.js';
 import { silentLogger } from '../core/logger.js';
@@ -100,6 +101,42 @@ describe('flowmap ingest', () => {
     assert.match(result.stderr, /cut\.log\.gz: .*(unexpected end|damaged|cut short)/i);
     const list = await flowmap(['ingest', '--list', '--json'], data);
     assert.deepEqual((JSON.parse(list.stdout) as { ingested: unknown[] }).ingested, []);
+  });
+
+  it('reads AWS flow logs delivered as Parquet, columns named as AWS writes them', async () => {
+    const file = join(dir, 'flows.parquet');
+    // AWS's Parquet schema: the field names with underscores, integers typed, absent values null.
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    await connection.run(`CREATE TABLE f (version INTEGER, account_id VARCHAR, interface_id VARCHAR, srcaddr VARCHAR, dstaddr VARCHAR, srcport INTEGER,
+      dstport INTEGER, protocol INTEGER, packets BIGINT, bytes BIGINT, start BIGINT, "end" BIGINT, action VARCHAR, log_status VARCHAR, vpc_id VARCHAR, tcp_flags INTEGER)`);
+    await connection.run(`INSERT INTO f VALUES
+      (5, '123456789010', 'eni-0a1b', '10.0.1.5', '10.0.2.9', 51000, 5432, 6, 10, 8000, 1700000000, 1700000060, 'ACCEPT', 'OK', 'vpc-0abc', 2),
+      (5, '123456789010', 'eni-0a1b', '10.0.2.9', '10.0.1.5', 5432, 51000, 6, 9, 60000, 1700000000, 1700000060, 'ACCEPT', 'OK', 'vpc-0abc', 18),
+      (5, '123456789010', 'eni-0a1b', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1700000000, 1700000060, NULL, 'NODATA', 'vpc-0abc', NULL)`);
+    await connection.run(`COPY f TO '${file.replace(/'/g, "''")}' (FORMAT PARQUET)`);
+    connection.closeSync();
+    instance.closeSync();
+
+    const data = join(dir, 'e');
+    const result = await flowmap(['ingest', '--format', 'aws-vpc', file], data);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /flows\.parquet: 2 flows stored; skipped nodata 1/);
+    const store = await createDuckDBStore({ dataDir: data }, { logger: silentLogger() });
+    try {
+      const batch = await store.readFlows({ from: 1700000000, to: 1700000100 });
+      const rows = Array.from({ length: batch.length }, (_, i) => flowAt(batch, i)).map((r) => [
+        formatAddress(r.src_addr), r.src_port, r.dst_port, r.packets, r.bytes, r.tcp_flags, r.cloud_vpc, r.server_side,
+      ]);
+      assert.deepEqual(rows.sort(), [
+        ['10.0.1.5', 51000, 5432, 10, 8000, 2, 'vpc-0abc', 'dst'],
+        ['10.0.2.9', 5432, 51000, 9, 60000, 18, 'vpc-0abc', 'src'],
+      ].sort());
+    } finally {
+      await store.close();
+    }
+    const again = await flowmap(['ingest', '--format', 'aws-vpc', file], data);
+    assert.match(again.stderr, /flows\.parquet: already ingested/);
   });
 
   it('refuses an unknown format and names the allowed ones', async () => {
