@@ -8,6 +8,8 @@ import type { Logger } from '../core/logger.js';
 import { registerErrorHandling } from './errors.js';
 import { createMetrics, type ApiMetrics } from './metrics.js';
 import { exporterRoutes } from './routes/exporters.js';
+import { flowlogRoutes } from './routes/flowlogs.js';
+import { createServicePorts, type ServicePorts } from '../collector/service-ports.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import type { ExporterStatus, Store } from '../store/port.js';
 
@@ -29,6 +31,8 @@ export interface ApiDeps {
   store?: Store;
   /** Exporter counters of a collector in this process, fresher than the store's. */
   liveExporters?: () => ExporterStatus[];
+  /** Orientation for uploaded cloud flow logs (the collector's service ports). */
+  servicePorts?: ServicePorts;
 }
 
 export interface Api {
@@ -67,7 +71,10 @@ export async function createApi(config: ApiConfig, deps: ApiDeps): Promise<Api> 
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(healthRoutes({ checks: deps.checks, metrics, version: deps.version, mode: deps.mode }));
-  if (deps.store !== undefined) await app.register(exporterRoutes(deps.store, deps.liveExporters));
+  if (deps.store !== undefined) {
+    await app.register(exporterRoutes(deps.store, deps.liveExporters));
+    await app.register(flowlogRoutes(deps.store, { servicePorts: deps.servicePorts ?? createServicePorts() }));
+  }
 
   return {
     app,

@@ -1,14 +1,12 @@
 // `flowmap ingest FILE... --format aws-vpc|gcp-vpc|azure-nsg|azure-vnet`: cloud flow-log files
 // (gzip recognised by content, `-` for stdin) into the configured store, with progress on stderr
 // for big files and a ledger that keeps a file from being stored twice (`--list` shows it).
-import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Config } from '../core/config.js';
 import { FlowmapError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { createServicePorts } from '../collector/service-ports.js';
-import { ingestStream, ledgerEntry, listLedger, recordInLedger, type IngestReport } from '../collector/cloud/ingest.js';
-import { isParquet, parquetAsAwsText } from '../collector/cloud/parquet.js';
+import { ingestFile, ingestStream, listLedger, recordInLedger, type IngestReport } from '../collector/cloud/ingest.js';
 import { CLOUD_FORMATS, type CloudFormat } from '../collector/cloud/types.js';
 import { createStore } from '../store/index.js';
 
@@ -23,24 +21,6 @@ export interface IngestCommandOptions {
 /** Progress lines for inputs bigger than this; small files just report at the end. */
 const PROGRESS_FROM_BYTES = 64 * 1024 * 1024;
 const PROGRESS_EVERY_MS = 2000;
-
-/** The first bytes of a file, to tell Parquet (which needs the whole file: its index is at the end) from a stream. */
-function headOf(file: string): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(4);
-    readSync(fd, head, 0, 4, 0);
-    return head;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 export async function ingestCommand(files: string[], options: IngestCommandOptions, config: Config, logger: Logger, out: (line: string) => void, err: (line: string) => void): Promise<number> {
   const store = await createStore(config, { logger });
@@ -62,38 +42,37 @@ export async function ingestCommand(files: string[], options: IngestCommandOptio
     let failed = 0;
     for (const file of files) {
       const size = file === '-' ? 0 : statSync(file).size;
-      const fileHash = file === '-' ? undefined : await sha256Of(file);
-      if (fileHash !== undefined && options.force !== true) {
-        const known = await ledgerEntry(store, fileHash);
-        if (known !== undefined) {
-          err(`${file}: already ingested (as ${known.file}, ${known.flows} flows, ${known.ingestedAt}); skipped — --force stores it again`);
-          continue;
-        }
-      }
       let last = Date.now();
       let report: IngestReport;
       try {
-        const parquet = file !== '-' && isParquet(headOf(file));
-        if (parquet && format !== 'aws-vpc') throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${file} is a Parquet file; only AWS VPC flow logs come as Parquet (--format aws-vpc)`);
-        const input = file === '-' ? process.stdin : parquet ? parquetAsAwsText(file) : createReadStream(file);
-        report = await ingestStream(input, store, {
+        const options_ = {
           format: format as CloudFormat,
           file,
           servicePorts,
           awsFormat: options.awsFormat,
-          progress(bytes, flows) {
+          progress(bytes: number, flows: number) {
             if (size < PROGRESS_FROM_BYTES || Date.now() - last < PROGRESS_EVERY_MS) return;
             last = Date.now();
             err(`${file}: ${Math.floor((100 * bytes) / size)}% (${bytes} of ${size} bytes), ${flows} flows stored`);
           },
-        });
+        };
+        if (file === '-') {
+          report = await ingestStream(process.stdin, store, options_);
+          await recordInLedger(store, report);
+        } else {
+          const outcome = await ingestFile(file, store, { ...options_, force: options.force === true });
+          if (outcome.known !== undefined) {
+            const known = outcome.known;
+            err(`${file}: already ingested (as ${known.file}, ${known.flows} flows, ${known.ingestedAt}); skipped — --force stores it again`);
+            continue;
+          }
+          report = outcome.report;
+        }
       } catch (e) {
         failed++;
         err(`flowmap: ${e instanceof Error ? e.message : String(e)}`);
         continue;
       }
-      // The ledger keys files by the bytes given (a Parquet file's, not the text read from it).
-      await recordInLedger(store, { ...report, sha256: fileHash ?? report.sha256 });
       const skipped = Object.entries(report.skipped).filter(([, n]) => n > 0);
       if (options.json === true) out(JSON.stringify(report));
       else {

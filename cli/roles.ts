@@ -7,6 +7,7 @@ import { createMetrics } from '../api/metrics.js';
 import { registerEvidence } from '../analyzer/evidence.js';
 import { registerRetention } from '../analyzer/retention.js';
 import { startCollector } from '../collector/service.js';
+import { createServicePorts } from '../collector/service-ports.js';
 import { createJobRunner, type JobRunner } from '../analyzer/jobs/index.js';
 import { modeOf, type Config } from '../core/config.js';
 import { describeError, FlowmapError } from '../core/errors.js';
@@ -126,6 +127,7 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
         checks,
         store: options.roles.has('api') ? store : undefined,
         liveExporters,
+        servicePorts: createServicePorts({ extra: config.collector.servicePorts }),
       });
       stops.push(() => server.stop());
       api = await server.start();

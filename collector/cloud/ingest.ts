@@ -7,6 +7,7 @@
 // from being stored twice: `flowmap ingest` skips a file whose hash is in it, and `--list` shows it.
 // A file is entered in the ledger only once all of it is stored.
 import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { FlowmapError } from '../../core/errors.js';
@@ -17,6 +18,7 @@ import type { ServicePorts } from '../service-ports.js';
 import { createAwsVpcParser } from './aws.js';
 import { createAzureNsgParser, createAzureVnetParser } from './azure.js';
 import { createGcpVpcParser } from './gcp.js';
+import { isParquet, parquetAsAwsText } from './parquet.js';
 import { CLOUD_SKIP_REASONS, type CloudFormat, type CloudParser, type CloudSink, type CloudSkipReason } from './types.js';
 
 export const LEDGER_NAMESPACE = 'ingest-ledger';
@@ -153,6 +155,44 @@ async function* decompressed(input: AsyncIterable<Buffer>, onRaw: (chunk: Buffer
   } else {
     yield* raw();
   }
+}
+
+/** The first bytes of a file: Parquet needs the whole file (its index is at the end), not a stream. */
+function headOf(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    readSync(fd, head, 0, 4, 0);
+    return head;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Ingests one file unless the ledger has its bytes already (`force` ingests it anyway): text,
+ * gzip, or (AWS) Parquet. Entered in the ledger, by the hash of the file's own bytes, once stored.
+ */
+export async function ingestFile(path: string, store: Store, options: IngestOptions & { force?: boolean }): Promise<{ report: IngestReport; known?: undefined } | { known: LedgerEntry; report?: undefined }> {
+  const sha256 = await sha256OfFile(path);
+  if (options.force !== true) {
+    const known = await ledgerEntry(store, sha256);
+    if (known !== undefined) return { known };
+  }
+  const parquet = isParquet(headOf(path));
+  if (parquet && options.format !== 'aws-vpc') {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${options.file} is a Parquet file; only AWS VPC flow logs come as Parquet (format aws-vpc)`);
+  }
+  const report = await ingestStream(parquet ? parquetAsAwsText(path) : createReadStream(path), store, options);
+  report.sha256 = sha256;
+  await recordInLedger(store, report);
+  return { report };
 }
 
 /** The ledger entry of a file's hash, if it was ingested before. */

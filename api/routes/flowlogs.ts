@@ -1,0 +1,82 @@
+// POST /api/v1/flowlogs/{format}: upload a cloud flow-log file (text, gzip, or AWS Parquet) as
+// the raw request body. The body is streamed to a temporary file, bounded by `maxBytes`, then
+// ingested like `flowmap ingest FILE`: the ledger of file hashes keeps an upload that was stored
+// before from being stored twice, and the answer is the ingest report.
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import type { FastifyPluginAsync } from 'fastify';
+import { FlowmapError } from '../../core/errors.js';
+import { ingestFile } from '../../collector/cloud/ingest.js';
+import type { ServicePorts } from '../../collector/service-ports.js';
+import { CLOUD_FORMATS, CLOUD_SKIP_REASONS, type CloudFormat } from '../../collector/cloud/types.js';
+import type { Store } from '../../store/port.js';
+
+export const DEFAULT_UPLOAD_MAX_BYTES = 2 * 1024 ** 3;
+
+const reportSchema = {
+  type: 'object',
+  required: ['file', 'format', 'sha256', 'bytes', 'flows', 'skipped', 'problems', 'alreadyIngested'],
+  properties: {
+    file: { type: 'string' },
+    format: { type: 'string', enum: [...CLOUD_FORMATS] },
+    sha256: { type: 'string' },
+    bytes: { type: 'integer', description: 'bytes of the upload as sent' },
+    flows: { type: 'integer', description: 'flows stored (0 when the upload was ingested before)' },
+    skipped: { type: 'object', properties: Object.fromEntries(CLOUD_SKIP_REASONS.map((r) => [r, { type: 'integer' }])) },
+    problems: {
+      type: 'array',
+      description: 'the first skipped records, with their line',
+      items: { type: 'object', properties: { line: { type: 'integer' }, reason: { type: 'string' }, detail: { type: 'string' } } },
+    },
+    alreadyIngested: { type: 'boolean', description: 'true when the ledger had these bytes: nothing was stored again' },
+  },
+} as const;
+
+export function flowlogRoutes(store: Store, options: { servicePorts: ServicePorts; maxBytes?: number }): FastifyPluginAsync {
+  const maxBytes = options.maxBytes ?? DEFAULT_UPLOAD_MAX_BYTES;
+  return async (app) => {
+    // Every body reaches this route as the raw stream, whatever its content type.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+
+    app.post<{ Params: { format: CloudFormat }; Querystring: { name?: string } }>(
+      '/api/v1/flowlogs/:format',
+      {
+        schema: {
+          tags: ['collector'],
+          summary: 'Upload a cloud flow-log file (raw body: text, gzip, or AWS Parquet)',
+          params: { type: 'object', required: ['format'], properties: { format: { type: 'string', enum: [...CLOUD_FORMATS] } } },
+          querystring: { type: 'object', properties: { name: { type: 'string', maxLength: 512, description: 'a name for reports and the ledger (default upload-<request id>)' } } },
+          response: { 200: reportSchema },
+        },
+      },
+      async (request) => {
+        const dir = mkdtempSync(join(tmpdir(), 'flowmap-upload-'));
+        const path = join(dir, 'upload');
+        const name = request.query.name ?? `upload-${request.id}`;
+        try {
+          let received = 0;
+          const limit = new Transform({
+            transform(chunk: Buffer, _encoding, callback) {
+              received += chunk.length;
+              if (received > maxBytes) callback(new FlowmapError('FLOWMAP_BAD_REQUEST', `the upload is larger than the ${maxBytes}-byte limit`, { status: 413 }));
+              else callback(null, chunk);
+            },
+          });
+          await pipeline(request.body as NodeJS.ReadableStream, limit, createWriteStream(path));
+          const outcome = await ingestFile(path, store, { format: request.params.format, file: name, servicePorts: options.servicePorts });
+          if (outcome.known !== undefined) {
+            const empty = Object.fromEntries(CLOUD_SKIP_REASONS.map((r) => [r, 0]));
+            return { file: name, format: request.params.format, sha256: '', bytes: received, flows: 0, skipped: empty, problems: [], alreadyIngested: true };
+          }
+          return { ...outcome.report, alreadyIngested: false };
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    );
+  };
+}
