@@ -9,6 +9,7 @@ import { registerErrorHandling } from './errors.js';
 import { createMetrics, type ApiMetrics } from './metrics.js';
 import { exporterRoutes } from './routes/exporters.js';
 import { flowlogRoutes } from './routes/flowlogs.js';
+import { firehoseRoutes } from './routes/firehose.js';
 import { createServicePorts, type ServicePorts } from '../collector/service-ports.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import type { ExporterStatus, Store } from '../store/port.js';
@@ -33,6 +34,8 @@ export interface ApiDeps {
   liveExporters?: () => ExporterStatus[];
   /** Orientation for uploaded cloud flow logs (the collector's service ports). */
   servicePorts?: ServicePorts;
+  /** Amazon Data Firehose access key; without it POST /api/v1/firehose/aws-vpc answers 401 (off). */
+  firehoseAccessKey?: string;
 }
 
 export interface Api {
@@ -74,6 +77,7 @@ export async function createApi(config: ApiConfig, deps: ApiDeps): Promise<Api> 
   if (deps.store !== undefined) {
     await app.register(exporterRoutes(deps.store, deps.liveExporters));
     await app.register(flowlogRoutes(deps.store, { servicePorts: deps.servicePorts ?? createServicePorts() }));
+    await app.register(firehoseRoutes(deps.store, { accessKey: deps.firehoseAccessKey, servicePorts: deps.servicePorts ?? createServicePorts() }));
   }
 
   return {

@@ -128,6 +128,7 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
         store: options.roles.has('api') ? store : undefined,
         liveExporters,
         servicePorts: createServicePorts({ extra: config.collector.servicePorts }),
+        firehoseAccessKey: config.ingest.firehoseAccessKey,
       });
       stops.push(() => server.stop());
       api = await server.start();

@@ -89,6 +89,12 @@ export const configSchema = z
       .object({ days: z.coerce.number().int().min(1, 'must be at least 1 day').max(36_500, 'must be at most 36500').default(35) })
       .strict()
       .prefault({}),
+    ingest: z
+      .object({
+        firehoseAccessKey: z.string().min(1, 'must not be empty').max(4096, "must be at most 4096 bytes (Firehose's limit)").optional(),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -118,6 +124,7 @@ export const ENVIRONMENT: ReadonlyArray<readonly [variable: string, path: string
   ['FLOWMAP_SERVICE_PORTS', 'collector.servicePorts', 'extra server ports for orientation, e.g. tcp/9999,udp/5000-5010'],
   ['FLOWMAP_SAMPLING_RATE', 'collector.samplingRate', 'sampling rate for exporters that announce none (default: 1, counted as unknown)'],
   ['FLOWMAP_COLLECTOR_ID', 'collector.id', 'name of this collector in the exporters table (default the host name)'],
+  ['FLOWMAP_FIREHOSE_ACCESS_KEY', 'ingest.firehoseAccessKey', 'access key Amazon Data Firehose must send (X-Amz-Firehose-Access-Key) to POST /api/v1/firehose/aws-vpc; unset: the endpoint is off'],
   ['FLOWMAP_RETENTION_DAYS', 'retention.days', 'days of flows kept; older day partitions are dropped (default 35)'],
 ];
 
@@ -240,7 +247,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       return `unknown setting ${keys.join(', ')}${file !== undefined ? ` in ${file}` : ''}; allowed: ${allowedKeys(issue.path).join(', ')}`;
     }
     const value = getPath(merged, issue.path);
-    const shown = path.endsWith('password') ? '(hidden)' : typeof value === 'string' ? JSON.stringify(redactUrl(value)) : JSON.stringify(value);
+    const shown = path.endsWith('password') || path.endsWith('AccessKey') ? '(hidden)' : typeof value === 'string' ? JSON.stringify(redactUrl(value)) : JSON.stringify(value);
     return `${path}${where !== path ? ` (from ${where})` : ''} = ${shown}: ${issue.message}`;
   });
   throw new FlowmapError('FLOWMAP_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });
