@@ -11,9 +11,7 @@
 // processes (breaking template locality), so one process receives and threads decode. Beyond one
 // machine, run more collectors behind a UDP load balancer that keeps an exporter on one collector.
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Registry } from 'prom-client';
 import { describeError, FlowmapError } from '../core/errors.js';
@@ -23,7 +21,8 @@ import { RateLimitedLog } from '../core/logger.js';
 import type { ExporterStatus, Store } from '../store/port.js';
 import type { DecoderSnapshot } from './decoders/snapshot.js';
 import { SKIP_REASONS } from './decoders/types.js';
-import { createCollectorMetrics, readUdpErrors, type CollectorMetrics } from './metrics.js';
+import { createCollectorMetrics, type CollectorMetrics } from './metrics.js';
+import { loadExporters, mergeSnapshots, readState, writeState } from './state-file.js';
 import { exporterThread, OVERFLOW_KEY, RECORD_HEADER, type ExporterCounters, type FromWorker, type ToWorker, type WorkerSettings } from './protocol.js';
 import { Sink } from './sink.js';
 import { Spool } from './spool.js';
@@ -513,69 +512,3 @@ function bindError(endpoint: string, err: unknown): FlowmapError {
     : describeError(err);
   return new FlowmapError('FLOWMAP_COLLECTOR_START', `cannot listen on UDP ${endpoint}: ${hint}`, { details: { endpoint, code }, cause: err });
 }
-
-/** What a collector keeps on local disk across restarts: learnt decoder state and its exporter counters. */
-interface CollectorState {
-  version: 1;
-  decoder: DecoderSnapshot;
-  exporters: ExporterStatus[];
-}
-
-function readState(file: string, logger: Logger): Partial<CollectorState> | undefined {
-  try {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    if (typeof parsed !== 'object' || parsed === null || (parsed as { version?: unknown }).version !== 1) {
-      logger.warn({ file }, 'saved collector state has an unknown format; starting without it');
-      return undefined;
-    }
-    const state = parsed as Partial<CollectorState>;
-    return { decoder: state.decoder, exporters: Array.isArray(state.exporters) ? state.exporters : [] };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ file, err: describeError(err) }, 'saved decoder state unreadable; starting without it');
-    return undefined;
-  }
-}
-
-function writeState(file: string, snapshot: CollectorState, logger: Logger): void {
-  try {
-    mkdirSync(dirname(file), { recursive: true });
-    const temp = join(dirname(file), `.${process.pid}.decoder-state.tmp`);
-    writeFileSync(temp, JSON.stringify(snapshot));
-    renameSync(temp, file);
-  } catch (err) {
-    logger.warn({ file, err: describeError(err) }, 'could not save decoder state');
-  }
-}
-
-function mergeSnapshots(snapshots: DecoderSnapshot[]): DecoderSnapshot {
-  return {
-    version: 1,
-    templates: snapshots.flatMap((s) => s.templates),
-    sampling: snapshots.flatMap((s) => s.sampling),
-    systemInit: snapshots.flatMap((s) => s.systemInit),
-  };
-}
-
-/**
- * Counters this collector reported before its restart: from the store or the local state file,
- * whichever is newer per exporter (the store may have been down when the collector stopped).
- */
-async function loadExporters(store: Store, collector: string, local: readonly ExporterStatus[], logger: Logger): Promise<Map<string, ExporterStatus>> {
-  const previous = new Map<string, ExporterStatus>();
-  const consider = (row: ExporterStatus): void => {
-    if (row.collector !== collector || typeof row.exporter !== 'string') return;
-    const known = previous.get(row.exporter);
-    if (known === undefined || row.updatedAt > known.updatedAt) previous.set(row.exporter, row);
-  };
-  local.forEach(consider);
-  try {
-    // Bounded: a hung store must not hold up receiving (the local copy is enough to go on).
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref());
-    (await Promise.race([store.listExporters(), timeout])).forEach(consider);
-  } catch (err) {
-    logger.warn({ err: describeError(err) }, 'could not read exporter status from the store; continuing from the local copy');
-  }
-  return previous;
-}
-
-export { readUdpErrors };
