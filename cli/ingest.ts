@@ -6,7 +6,7 @@ import type { Config } from '../core/config.js';
 import { FlowmapError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { createServicePorts } from '../collector/service-ports.js';
-import { ingestFile, ingestStream, listLedger, recordInLedger, type IngestReport } from '../collector/cloud/ingest.js';
+import { IngestFailure, ingestFile, ingestStream, listLedger, recordInLedger, type IngestReport } from '../collector/cloud/ingest.js';
 import { CLOUD_FORMATS, type CloudFormat } from '../collector/cloud/types.js';
 import { createStore } from '../store/index.js';
 
@@ -29,7 +29,11 @@ export async function ingestCommand(files: string[], options: IngestCommandOptio
       const entries = await listLedger(store);
       if (options.json === true) out(JSON.stringify({ ingested: entries }));
       else if (entries.length === 0) out('no files ingested yet');
-      else for (const e of entries) out(`${e.ingestedAt}  ${e.format.padEnd(10)}  ${String(e.flows).padStart(10)} flows  ${e.sha256.slice(0, 16)}  ${e.file}`);
+      else {
+        for (const e of entries) {
+          out(`${e.ingestedAt}  ${e.format.padEnd(10)}  ${String(e.flows).padStart(10)} flows  ${e.sha256.slice(0, 16)}  ${e.file}${e.complete ? '' : `  INCOMPLETE: ${e.error ?? ''}`}`);
+        }
+      }
       return 0;
     }
     const format = options.format;
@@ -57,7 +61,12 @@ export async function ingestCommand(files: string[], options: IngestCommandOptio
           },
         };
         if (file === '-') {
-          report = await ingestStream(process.stdin, store, options_);
+          try {
+            report = await ingestStream(process.stdin, store, options_);
+          } catch (e) {
+            if (e instanceof IngestFailure) await recordInLedger(store, e.report, e.message).catch(() => undefined);
+            throw e;
+          }
           await recordInLedger(store, report);
         } else {
           const outcome = await ingestFile(file, store, { ...options_, force: options.force === true });
@@ -67,6 +76,7 @@ export async function ingestCommand(files: string[], options: IngestCommandOptio
             continue;
           }
           report = outcome.report;
+          if (report.resumedAfter > 0) err(`${file}: resumed after the ${report.resumedAfter} flows an earlier, part-way ingest stored`);
         }
       } catch (e) {
         failed++;

@@ -94,13 +94,34 @@ describe('flowmap ingest', () => {
     }
   });
 
-  it('fails a truncated gzip with the file named, exit 1, and is not entered in the ledger', async () => {
+  it('fails a truncated gzip with the file named and exit 1, keeps the flows before the cut, and stores them once', async () => {
     const data = join(dir, 'c');
     const result = await flowmap(['ingest', '--format', 'aws-vpc', join(dir, 'cut.log.gz')], data);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /cut\.log\.gz: .*(unexpected end|damaged|cut short)/i);
     const list = await flowmap(['ingest', '--list', '--json'], data);
-    assert.deepEqual((JSON.parse(list.stdout) as { ingested: unknown[] }).ingested, []);
+    const [entry] = (JSON.parse(list.stdout) as { ingested: { flows: number; complete: boolean; error: string }[] }).ingested;
+    assert.ok(entry !== undefined);
+    assert.equal(entry.complete, false);
+    assert.match(entry.error, /unexpected end/i);
+    // 50 copies of 3 flows: the cut is in the last 40 compressed bytes, so most are before it.
+    assert.ok(entry.flows > 0 && entry.flows < 150, `flows before the cut: ${entry.flows}`);
+    const totals = async (): Promise<number> => {
+      const store = await createDuckDBStore({ dataDir: data }, { logger: silentLogger() });
+      try {
+        return (await store.flowTotals({ from: 1418530000, to: 1418530100 })).flows;
+      } finally {
+        await store.close();
+      }
+    };
+    assert.equal(await totals(), entry.flows);
+    // The same bytes again: passed over up to the cut, then the same failure; nothing stored twice.
+    const again = await flowmap(['ingest', '--format', 'aws-vpc', join(dir, 'cut.log.gz')], data);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /unexpected end/i);
+    assert.equal(await totals(), entry.flows);
+    const human = await flowmap(['ingest', '--list'], data);
+    assert.match(human.stdout, /cut\.log\.gz {2}INCOMPLETE: .*unexpected end/i);
   });
 
   it('reads AWS flow logs delivered as Parquet, columns named as AWS writes them', async () => {

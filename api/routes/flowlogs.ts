@@ -18,13 +18,14 @@ export const DEFAULT_UPLOAD_MAX_BYTES = 2 * 1024 ** 3;
 
 const reportSchema = {
   type: 'object',
-  required: ['file', 'format', 'sha256', 'bytes', 'flows', 'skipped', 'problems', 'alreadyIngested'],
+  required: ['file', 'format', 'sha256', 'bytes', 'flows', 'resumedAfter', 'skipped', 'problems', 'alreadyIngested'],
   properties: {
     file: { type: 'string' },
     format: { type: 'string', enum: [...CLOUD_FORMATS] },
     sha256: { type: 'string' },
     bytes: { type: 'integer', description: 'bytes of the upload as sent' },
-    flows: { type: 'integer', description: 'flows stored (0 when the upload was ingested before)' },
+    flows: { type: 'integer', description: 'flows of this file in the store (0 when the upload was ingested before)' },
+    resumedAfter: { type: 'integer', description: 'flows passed over because an earlier, part-way upload of the same bytes stored them' },
     skipped: { type: 'object', properties: Object.fromEntries(CLOUD_SKIP_REASONS.map((r) => [r, { type: 'integer' }])) },
     problems: {
       type: 'array',
@@ -70,7 +71,7 @@ export function flowlogRoutes(store: Store, options: { servicePorts: ServicePort
           const outcome = await ingestFile(path, store, { format: request.params.format, file: name, servicePorts: options.servicePorts });
           if (outcome.known !== undefined) {
             const empty = Object.fromEntries(CLOUD_SKIP_REASONS.map((r) => [r, 0]));
-            return { file: name, format: request.params.format, sha256: '', bytes: received, flows: 0, skipped: empty, problems: [], alreadyIngested: true };
+            return { file: name, format: request.params.format, sha256: '', bytes: received, flows: 0, resumedAfter: 0, skipped: empty, problems: [], alreadyIngested: true };
           }
           return { ...outcome.report, alreadyIngested: false };
         } finally {

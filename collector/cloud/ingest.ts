@@ -5,10 +5,11 @@
 //
 // A ledger of ingested files, by SHA-256 of their bytes as given (compressed or not), keeps a file
 // from being stored twice: `flowmap ingest` skips a file whose hash is in it, and `--list` shows it.
-// A file is entered in the ledger only once all of it is stored.
+// A file that fails part-way (a truncated gzip, a store that went away) keeps the flows stored
+// before the failure — they were accepted — and is entered as `complete: false` with its error, so
+// the same bytes given again are not stored a second time; `--force` stores them anyway.
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
-import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { FlowmapError } from '../../core/errors.js';
 import { appendFlow, createFlowBatch, type FlowBatch } from '../../core/flow.js';
@@ -25,6 +26,9 @@ export const LEDGER_NAMESPACE = 'ingest-ledger';
 /** Problems kept for the report, with their line; the rest are only counted. */
 const MAX_REPORTED = 100;
 
+/** Where ingested batches go: the store itself, or the collector's sink (spooled while the store is down). */
+export type FlowTarget = Pick<Store, 'insertFlows'>;
+
 export interface IngestOptions {
   format: CloudFormat;
   /** Name for reports (a path, or '-' for stdin). */
@@ -33,6 +37,11 @@ export interface IngestOptions {
   batchRows?: number;
   /** AWS: the custom format, when the files carry no header line. */
   awsFormat?: string;
+  /**
+   * Flows of this input stored before (a resume after a part-way failure): the parser's first
+   * `skipFlows` records are passed over, so they are not stored twice.
+   */
+  skipFlows?: number;
   /** Called after each stored batch with bytes read so far (of the input as given). */
   progress?(bytesRead: number, flows: number): void;
 }
@@ -43,6 +52,8 @@ export interface IngestReport {
   sha256: string;
   bytes: number;
   flows: number;
+  /** Flows passed over because an earlier, part-way ingest of the same bytes stored them. */
+  resumedAfter: number;
   skipped: Record<CloudSkipReason, number>;
   problems: { line: number; reason: CloudSkipReason; detail: string }[];
 }
@@ -53,6 +64,23 @@ export interface LedgerEntry {
   bytes: number;
   flows: number;
   ingestedAt: string;
+  /** False when the file failed part-way: `flows` were stored, the rest was not (see `error`). */
+  complete: boolean;
+  error?: string;
+}
+
+/**
+ * An input that failed part-way: its message names the file and how far it got; `report` holds
+ * what was stored before the failure (those flows stay stored).
+ */
+export class IngestFailure extends FlowmapError {
+  constructor(
+    message: string,
+    readonly report: IngestReport,
+    cause: unknown,
+  ) {
+    super('FLOWMAP_BAD_REQUEST', message, { details: { file: report.file, bytes: report.bytes, flows: report.flows }, cause });
+  }
 }
 
 function parserFor(format: CloudFormat, sink: CloudSink, options: IngestOptions): CloudParser {
@@ -69,7 +97,7 @@ function parserFor(format: CloudFormat, sink: CloudSink, options: IngestOptions)
 }
 
 /** Stores every flow of one input; resolves with what was stored and skipped. */
-export async function ingestStream(input: AsyncIterable<Buffer>, store: Store, options: IngestOptions): Promise<IngestReport> {
+export async function ingestStream(input: AsyncIterable<Buffer>, store: FlowTarget, options: IngestOptions): Promise<IngestReport> {
   const batchRows = options.batchRows ?? 65_536;
   const hash = createHash('sha256');
   const report: IngestReport = {
@@ -78,13 +106,20 @@ export async function ingestStream(input: AsyncIterable<Buffer>, store: Store, o
     sha256: '',
     bytes: 0,
     flows: 0,
+    resumedAfter: 0,
     skipped: Object.fromEntries(CLOUD_SKIP_REASONS.map((r) => [r, 0])) as Record<CloudSkipReason, number>,
     problems: [],
   };
   let batch: FlowBatch = createFlowBatch(batchRows);
   const full: FlowBatch[] = [];
+  let toSkip = options.skipFlows ?? 0;
   const sink: CloudSink = {
     flow(record) {
+      if (toSkip > 0) {
+        toSkip--;
+        report.resumedAfter++;
+        return;
+      }
       if (!appendFlow(batch, record)) {
         full.push(batch);
         batch = createFlowBatch(batchRows);
@@ -117,14 +152,27 @@ export async function ingestStream(input: AsyncIterable<Buffer>, store: Store, o
       await feed(chunk);
     }
   } catch (err) {
-    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${options.file}: ${err instanceof Error ? err.message : String(err)} (after ${report.bytes} bytes; ${report.flows} flows stored before it)`, {
-      details: { file: options.file, bytes: report.bytes, flows: report.flows },
-      cause: err,
-    });
+    // What the parser completed before the damage was accepted: store it, then fail the input.
+    let stored = true;
+    try {
+      parser.end();
+      full.push(batch);
+      while (full.length > 0) await store_(full.shift() as FlowBatch);
+    } catch {
+      stored = false;
+    }
+    report.sha256 = hash.digest('hex');
+    const message = err instanceof Error ? err.message : String(err);
+    throw new IngestFailure(`${options.file}: ${message} (after ${report.bytes} bytes; ${report.flows} flows stored before it${stored ? '' : ', the rest could not be stored'})`, report, err);
   }
   parser.end();
   full.push(batch);
-  while (full.length > 0) await store_(full.shift() as FlowBatch);
+  try {
+    while (full.length > 0) await store_(full.shift() as FlowBatch);
+  } catch (err) {
+    report.sha256 = hash.digest('hex');
+    throw new IngestFailure(`${options.file}: ${err instanceof Error ? err.message : String(err)} (${report.flows} flows stored before it)`, report, err);
+  }
   report.sha256 = hash.digest('hex');
   return report;
 }
@@ -149,12 +197,51 @@ async function* decompressed(input: AsyncIterable<Buffer>, onRaw: (chunk: Buffer
       yield next.value;
     }
   }
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
-    const gunzip = Readable.from(raw()).pipe(createGunzip());
-    for await (const chunk of gunzip) yield chunk as Buffer;
-  } else {
-    yield* raw();
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) yield* gunzipped(raw());
+  else yield* raw();
+}
+
+/**
+ * gunzip, one compressed chunk at a time: each chunk's output is yielded before the next chunk is
+ * written, and a damaged or cut stream yields everything decoded before the damage, then throws.
+ * (Iterating the gunzip stream itself would drop the output still buffered when its error
+ * arrives — how much depends on how fast the consumer was — and a resumed ingest must see the
+ * same flows as the first one.)
+ */
+async function* gunzipped(input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const gunzip = createGunzip();
+  const out: Buffer[] = [];
+  let failure: Error | undefined;
+  let finished = false;
+  let wake = (): void => undefined;
+  gunzip.on('data', (chunk: Buffer) => out.push(chunk));
+  gunzip.on('error', (err: Error) => {
+    failure = err;
+    wake();
+  });
+  gunzip.on('end', () => {
+    finished = true;
+    wake();
+  });
+  const settled = (): boolean => failure !== undefined || finished;
+  for await (const chunk of input) {
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      gunzip.write(chunk, () => resolve());
+    });
+    while (out.length > 0) yield out.shift() as Buffer;
+    if (failure !== undefined) break;
   }
+  if (failure === undefined) {
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      gunzip.end();
+      if (settled()) resolve();
+    });
+  }
+  while (out.length > 0) yield out.shift() as Buffer;
+  gunzip.destroy();
+  if (failure !== undefined) throw failure;
 }
 
 /** The first bytes of a file: Parquet needs the whole file (its index is at the end), not a stream. */
@@ -169,6 +256,15 @@ function headOf(path: string): Buffer {
   }
 }
 
+/** A file's bytes for `ingestStream`: as they are, or (AWS Parquet) as the text the AWS parser reads. */
+export function fileInput(path: string, options: Pick<IngestOptions, 'format' | 'file'>): AsyncIterable<Buffer> {
+  const parquet = isParquet(headOf(path));
+  if (parquet && options.format !== 'aws-vpc') {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${options.file} is a Parquet file; only AWS VPC flow logs come as Parquet (format aws-vpc)`);
+  }
+  return parquet ? parquetAsAwsText(path) : createReadStream(path);
+}
+
 export async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
@@ -176,21 +272,40 @@ export async function sha256OfFile(path: string): Promise<string> {
 }
 
 /**
- * Ingests one file unless the ledger has its bytes already (`force` ingests it anyway): text,
- * gzip, or (AWS) Parquet. Entered in the ledger, by the hash of the file's own bytes, once stored.
+ * Ingests one file unless the ledger has all of its bytes already (`force` ingests it anyway):
+ * text, gzip, or (AWS) Parquet. A file an earlier run stored part of is resumed after the flows
+ * that run stored. Entered in the ledger, by the hash of the file's own bytes, once stored — or,
+ * when it fails part-way, as incomplete with the flows stored so far, and the failure is thrown.
  */
-export async function ingestFile(path: string, store: Store, options: IngestOptions & { force?: boolean }): Promise<{ report: IngestReport; known?: undefined } | { known: LedgerEntry; report?: undefined }> {
+export async function ingestFile(
+  path: string,
+  store: Store,
+  options: IngestOptions & { force?: boolean; target?: FlowTarget },
+): Promise<{ report: IngestReport; known?: undefined } | { known: LedgerEntry; report?: undefined }> {
   const sha256 = await sha256OfFile(path);
+  let skipFlows = 0;
   if (options.force !== true) {
     const known = await ledgerEntry(store, sha256);
-    if (known !== undefined) return { known };
+    if (known !== undefined && known.complete) return { known };
+    // An incomplete entry whose failure was in the bytes (a cut gzip) fails the same way again, after
+    // passing over what it stored; one whose store went away completes now.
+    if (known !== undefined) skipFlows = known.flows;
   }
-  const parquet = isParquet(headOf(path));
-  if (parquet && options.format !== 'aws-vpc') {
-    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${options.file} is a Parquet file; only AWS VPC flow logs come as Parquet (format aws-vpc)`);
+  let report: IngestReport;
+  try {
+    report = await ingestStream(fileInput(path, options), options.target ?? store, { ...options, skipFlows });
+  } catch (err) {
+    if (err instanceof IngestFailure) {
+      err.report.sha256 = sha256;
+      err.report.flows += skipFlows;
+      // Best effort: when the store itself is what failed, this fails too, and the next run starts
+      // from the entry before (or none) — it then passes over only what that entry counted.
+      await recordInLedger(store, err.report, err.message).catch(() => undefined);
+    }
+    throw err;
   }
-  const report = await ingestStream(parquet ? parquetAsAwsText(path) : createReadStream(path), store, options);
   report.sha256 = sha256;
+  report.flows += skipFlows;
   await recordInLedger(store, report);
   return { report };
 }
@@ -198,15 +313,30 @@ export async function ingestFile(path: string, store: Store, options: IngestOpti
 /** The ledger entry of a file's hash, if it was ingested before. */
 export async function ledgerEntry(store: Store, sha256: string): Promise<LedgerEntry | undefined> {
   const entry = await store.meta.get(LEDGER_NAMESPACE, sha256);
-  return entry === undefined ? undefined : (entry.value as unknown as LedgerEntry);
+  if (entry === undefined) return undefined;
+  const value = entry.value as unknown as LedgerEntry;
+  // Entries written before `complete` existed were only ever written for whole files.
+  return { ...value, complete: value.complete !== false };
 }
 
-export async function recordInLedger(store: Store, report: IngestReport): Promise<void> {
-  const entry: LedgerEntry = { file: report.file, format: report.format, bytes: report.bytes, flows: report.flows, ingestedAt: new Date().toISOString() };
+/** Enters a stored input in the ledger; with `error`, as stored part-way (`report.flows` of it). */
+export async function recordInLedger(store: Store, report: IngestReport, error?: string): Promise<void> {
+  const entry: LedgerEntry = {
+    file: report.file,
+    format: report.format,
+    bytes: report.bytes,
+    flows: report.flows,
+    ingestedAt: new Date().toISOString(),
+    complete: error === undefined,
+    ...(error === undefined ? {} : { error }),
+  };
   await store.meta.put(LEDGER_NAMESPACE, report.sha256, { ...entry });
 }
 
 export async function listLedger(store: Store): Promise<(LedgerEntry & { sha256: string })[]> {
   const entries = await store.meta.list(LEDGER_NAMESPACE, { limit: 100_000 });
-  return entries.map((e) => ({ sha256: e.key, ...(e.value as unknown as LedgerEntry) }));
+  return entries.map((e) => {
+    const value = e.value as unknown as LedgerEntry;
+    return { sha256: e.key, ...value, complete: value.complete !== false };
+  });
 }
