@@ -8,6 +8,7 @@ import { registerEvidence } from '../analyzer/evidence.js';
 import { registerRetention } from '../analyzer/retention.js';
 import { startCollector } from '../collector/service.js';
 import { createServicePorts } from '../collector/service-ports.js';
+import { createWatcher } from '../collector/cloud/watch.js';
 import { createJobRunner, type JobRunner } from '../analyzer/jobs/index.js';
 import { modeOf, type Config } from '../core/config.js';
 import { describeError, FlowmapError } from '../core/errors.js';
@@ -111,6 +112,24 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
       stops.push(() => running.stop());
       collector = [...running.endpoints];
       liveExporters = () => running.exporters();
+      if (config.ingest.watch.length > 0) {
+        const watcher = createWatcher(
+          {
+            dirs: config.ingest.watch,
+            intervalMs: config.ingest.watchIntervalMs,
+            after: config.ingest.watchAfter,
+            awsFormat: config.ingest.awsFormat,
+            stateFile: join(config.data, 'ingest-watch.json'),
+            servicePorts: createServicePorts({ extra: c.servicePorts }),
+            batchRows: c.batchRows,
+          },
+          { store, target: { insertFlows: (batch) => running.ingest(batch) }, logger, registry: metrics.registry },
+        );
+        // Stopped before the collector (stops run in reverse): a file in progress is interrupted
+        // between batches and resumed after them at the next start.
+        stops.push(() => watcher.stop());
+        watcher.start();
+      }
     }
     if (aborted()) return { stop: stopAll };
 

@@ -18,7 +18,9 @@ import { describeError, FlowmapError } from '../core/errors.js';
 import { parsePrefix, prefixContains, tryParseAddress, type Prefix } from '../core/ip.js';
 import type { Logger } from '../core/logger.js';
 import { RateLimitedLog } from '../core/logger.js';
+import type { FlowBatch } from '../core/flow.js';
 import type { ExporterStatus, Store } from '../store/port.js';
+import { encodeBatch } from './batch-codec.js';
 import type { DecoderSnapshot } from './decoders/snapshot.js';
 import { SKIP_REASONS } from './decoders/types.js';
 import { createCollectorMetrics, type CollectorMetrics } from './metrics.js';
@@ -77,6 +79,13 @@ export interface Collector {
   exporters(): ExporterStatus[];
   /** Posts every batch the threads hold and waits until the sink has taken them (tests, shutdown). */
   flush(): Promise<void>;
+  /**
+   * Takes a batch made outside the UDP path (cloud flow-log files) into the same sink as decoded
+   * batches, so it is stored, or spooled while the store is down. Resolves once the sink has it in
+   * the store or on disk. Rejects (FLOWMAP_STORE_UNAVAILABLE) rather than fill the spool past half:
+   * the other half stays for the routers, whose datagrams cannot be asked to wait.
+   */
+  ingest(batch: FlowBatch): Promise<void>;
   /** flush(), then waits until the spool is empty too (rejects after `timeoutMs`). */
   drain(timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
@@ -402,6 +411,16 @@ export async function startCollector(options: CollectorOptions, deps: CollectorD
     },
     exporters: exporterRows,
     flush,
+    async ingest(batch: FlowBatch) {
+      if (stopping !== undefined) throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', 'the collector is stopping');
+      const bytes = encodeBatch(batch);
+      if (spool.size.bytes + bytes.length > options.spoolMaxBytes / 2) {
+        throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `the spool holds ${spool.size.bytes} bytes (limit ${options.spoolMaxBytes}); file ingest waits for the store`);
+      }
+      flows += batch.length;
+      sink.pushFlows(bytes, batch.length);
+      await sink.idle();
+    },
     async drain(timeoutMs: number) {
       await flush();
       await sink.drained(timeoutMs);

@@ -92,6 +92,12 @@ export const configSchema = z
     ingest: z
       .object({
         firehoseAccessKey: z.string().min(1, 'must not be empty').max(4096, "must be at most 4096 bytes (Firehose's limit)").optional(),
+        watch: list(
+          z.string().regex(/^(aws-vpc|gcp-vpc|azure-nsg|azure-vnet)=.+$/, 'must be FORMAT=DIRECTORY with FORMAT one of aws-vpc, gcp-vpc, azure-nsg, azure-vnet (aws-vpc=/var/flowlogs/aws)'),
+        ).default([]),
+        watchIntervalMs: z.coerce.number().int().min(100, 'must be at least 100').max(3_600_000, 'must be at most 3600000').default(10_000),
+        watchAfter: z.enum(['move', 'delete', 'keep']).default('move'),
+        awsFormat: z.string().min(1).max(4096).optional(),
       })
       .strict()
       .prefault({}),
@@ -125,6 +131,10 @@ export const ENVIRONMENT: ReadonlyArray<readonly [variable: string, path: string
   ['FLOWMAP_SAMPLING_RATE', 'collector.samplingRate', 'sampling rate for exporters that announce none (default: 1, counted as unknown)'],
   ['FLOWMAP_COLLECTOR_ID', 'collector.id', 'name of this collector in the exporters table (default the host name)'],
   ['FLOWMAP_FIREHOSE_ACCESS_KEY', 'ingest.firehoseAccessKey', 'access key Amazon Data Firehose must send (X-Amz-Firehose-Access-Key) to POST /api/v1/firehose/aws-vpc; unset: the endpoint is off'],
+  ['FLOWMAP_INGEST_WATCH', 'ingest.watch', 'directories the collector ingests flow-log files from, comma-separated FORMAT=DIR (aws-vpc=/var/flowlogs/aws)'],
+  ['FLOWMAP_INGEST_WATCH_INTERVAL_MS', 'ingest.watchIntervalMs', 'how often watched directories are read, ms; a file is taken once its size and time stayed the same for one interval (default 10000)'],
+  ['FLOWMAP_INGEST_WATCH_AFTER', 'ingest.watchAfter', 'what happens to an ingested file: move (into done/, failed ones into failed/), delete, or keep (default move)'],
+  ['FLOWMAP_INGEST_AWS_FORMAT', 'ingest.awsFormat', 'AWS VPC custom format for watched files without a header line (${version} ${srcaddr} … or bare names)'],
   ['FLOWMAP_RETENTION_DAYS', 'retention.days', 'days of flows kept; older day partitions are dropped (default 35)'],
 ];
 
