@@ -4,10 +4,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
 import type { FlowRecord } from '../../core/flow.js';
 import { formatAddress, parseAddress } from '../../core/ip.js';
 import { createAwsVpcParser, type AwsVpcParserOptions } from './aws.js';
+import { assertGoldenFlow, CLOUD_CORPUS, loadCloudGoldens } from './goldens.js';
 import { cloudExporter } from './types.js';
 
 const CORPUS = join(dirname(fileURLToPath(import.meta.url)), '../../../shared/corpus/aws-vpc-flow');
@@ -66,8 +66,6 @@ function assertFlow(flow: FlowRecord | undefined, want: Expected, where: string)
   assert.equal(flow.server_side, 'unknown', where);
   assert.deepEqual(flow.exporter, cloudExporter('aws', want.account, want.region ?? ''), `${where} exporter`);
 }
-
-const seconds = (iso: string): number => Date.parse(iso) / 1000;
 
 describe('AWS VPC flow logs: every text sample in the corpus', () => {
   const files = ['aws-docs/extracted', 'elastic-integrations', 'otel-contrib'].flatMap((dir) =>
@@ -142,118 +140,26 @@ describe('AWS VPC flow logs: every text sample in the corpus', () => {
   });
 });
 
-describe('AWS VPC flow logs against the Elastic goldens', () => {
-  interface ElasticDoc {
-    source?: { ip: string; port: number; packets?: number };
-    destination?: { ip: string; port: number };
-    network?: { iana_number: string; bytes: number; packets: number };
-    event: { original: string; start: string; end: string };
-    cloud: { account: { id: string }; region?: string };
-    aws: { vpcflow: Record<string, string> };
-  }
+describe('AWS VPC flow logs against the Elastic and OpenTelemetry goldens', () => {
+  const goldens = loadCloudGoldens().filter((g) => g.format === 'aws-vpc' && g.delivery === 'file');
 
-  for (const name of ['test-extra-samples.log', 'test-tcp-flag-sequence.log', 'test-v5-all-fields.log', 'test-v8-samples.log']) {
-    it(`${name}: record by record`, () => {
-      const input = readFileSync(join(CORPUS, 'elastic-integrations', name), 'utf8');
-      const docs = (JSON.parse(readFileSync(join(CORPUS, 'elastic-integrations', `${name}-expected.json`), 'utf8')) as { expected: ElasticDoc[] }).expected;
-      const lines = input.split('\n');
-      const { flows, skips } = parseText(input);
-      let flowIndex = 0;
-      for (const doc of docs) {
-        const line = lines.indexOf(doc.event.original) + 1;
-        assert.ok(line > 0, `golden line not in input: ${doc.event.original}`);
-        const v = doc.aws.vpcflow;
-        const status = v.log_status;
-        if (status === 'NODATA' || status === 'SKIPDATA') {
-          assert.ok(
-            skips.some((s) => s.line === line && s.reason === status.toLowerCase()),
-            `line ${line} should be skipped as ${status}`,
-          );
-          continue;
-        }
-        assert.ok(doc.source && doc.destination && doc.network);
-        assertFlow(
-          flows[flowIndex++],
-          {
-            src: doc.source.ip,
-            dst: doc.destination.ip,
-            src_port: doc.source.port,
-            dst_port: doc.destination.port,
-            proto: Number(doc.network.iana_number),
-            packets: doc.network.packets,
-            bytes: doc.network.bytes,
-            start: seconds(doc.event.start),
-            end: seconds(doc.event.end),
-            action: v.action === 'ACCEPT' ? 'accept' : 'reject',
-            account: doc.cloud.account.id,
-            interface: v.interface_id ?? '',
-            vpc: v.vpc_id ?? '',
-            subnet: v.subnet_id ?? '',
-            instance: v.instance_id ?? '',
-            region: doc.cloud.region ?? '',
-            tcp_flags: v.tcp_flags === undefined ? 0 : Number(v.tcp_flags),
-          },
-          `${name} line ${line}`,
-        );
-      }
-      assert.equal(flowIndex, flows.length, 'no flow beyond the golden');
-      assert.equal(flows.length + skips.length, docs.length);
-    });
-  }
-});
+  it('covers the four Elastic and two OpenTelemetry goldens', () => {
+    assert.equal(goldens.length, 6);
+  });
 
-describe('AWS VPC flow logs against the OpenTelemetry goldens', () => {
-  interface Attribute {
-    key: string;
-    value: { stringValue?: string; intValue?: string };
-  }
-  const PROTOCOLS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17 };
-
-  for (const [input, golden] of [
-    ['valid_vpc_flow_log.log', 'valid_vpc_flow_log_expected.yaml'],
-    ['valid_vpc_flow_log_multi.log', 'valid_vpc_flow_log_expected_multi.yaml'],
-  ] as const) {
-    it(`${input}: record by record`, () => {
-      const doc = parseYaml(readFileSync(join(CORPUS, 'otel-contrib', golden), 'utf8')) as {
-        resourceLogs: { resource: { attributes: Attribute[] }; scopeLogs: { logRecords: { attributes: Attribute[]; timeUnixNano: string }[] }[] }[];
-      };
-      const { flows, skips } = parseText(readFileSync(join(CORPUS, 'otel-contrib', input), 'utf8'));
-      let flowIndex = 0;
-      let nodata = 0;
-      for (const resource of doc.resourceLogs) {
-        const account = resource.resource.attributes.find((a) => a.key === 'cloud.account.id')?.value.stringValue ?? '';
-        for (const record of resource.scopeLogs.flatMap((s) => s.logRecords)) {
-          const get = (key: string): string | undefined => {
-            const value = record.attributes.find((a) => a.key === key)?.value;
-            return value?.stringValue ?? value?.intValue;
-          };
-          if (get('aws.vpc.flow.status') === 'NODATA') {
-            nodata++;
-            continue;
-          }
-          assertFlow(
-            flows[flowIndex++],
-            {
-              src: get('source.address') ?? '',
-              dst: get('destination.address') ?? '',
-              src_port: Number(get('source.port')),
-              dst_port: Number(get('destination.port')),
-              proto: PROTOCOLS[get('network.protocol.name') ?? ''] ?? -1,
-              packets: Number(get('aws.vpc.flow.packets')),
-              bytes: Number(get('aws.vpc.flow.bytes')),
-              start: Number(get('aws.vpc.flow.start')),
-              end: Number(BigInt(record.timeUnixNano) / 1_000_000_000n),
-              action: get('aws.vpc.flow.action') === 'ACCEPT' ? 'accept' : 'reject',
-              account,
-              interface: get('network.interface.name') ?? get('aws.eni.id') ?? '',
-            },
-            `${input} record ${flowIndex}`,
-          );
-        }
-      }
-      assert.equal(flowIndex, flows.length);
-      assert.equal(skips.filter((s) => s.reason === 'nodata').length, nodata);
-      assert.equal(skips.length, nodata);
+  for (const golden of goldens) {
+    it(`${golden.file}: record by record`, () => {
+      const { flows, skips } = parseText(readFileSync(join(CLOUD_CORPUS, golden.file), 'utf8'));
+      assert.deepEqual(
+        skips.map((s) => ({ line: s.line, reason: s.reason })),
+        golden.skips,
+        'NODATA and SKIPDATA lines are counted, not flows',
+      );
+      assert.equal(flows.length, golden.flows.length, 'no flow beyond the golden');
+      golden.flows.forEach((want, i) => {
+        assertGoldenFlow(flows[i], want);
+        assert.equal(flows[i]?.server_side, 'unknown', `${want.where}: orientation is the ingest's, not the parser's`);
+      });
     });
   }
 });

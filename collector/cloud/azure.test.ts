@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { FlowRecord } from '../../core/flow.js';
 import { formatAddress } from '../../core/ip.js';
 import { createAzureNsgParser, createAzureVnetParser, type AzureParser, type AzureParserOptions } from './azure.js';
+import { assertGoldenFlow, CLOUD_CORPUS, loadCloudGoldens } from './goldens.js';
 import { cloudExporter, type CloudSink, type CloudSkipReason } from './types.js';
 
 const CORPUS = join(dirname(fileURLToPath(import.meta.url)), '../../../shared/corpus');
@@ -39,84 +40,28 @@ function parse(create: Create, input: Buffer | string, chunkSize = Infinity, opt
 const nsg = (input: Buffer | string, chunkSize?: number, options?: AzureParserOptions): Result => parse(createAzureNsgParser, input, chunkSize, options);
 const vnet = (input: Buffer | string, chunkSize?: number, options?: AzureParserOptions): Result => parse(createAzureVnetParser, input, chunkSize, options);
 const sum = (flows: FlowRecord[], key: 'bytes' | 'packets'): number => flows.reduce((total, f) => total + (f[key] ?? 0), 0);
-const seconds = (iso: string): number => Math.floor(Date.parse(iso) / 1000);
 
 /** Flows as comparable plain values (addresses as text). */
 function plain(flows: FlowRecord[]): Record<string, unknown>[] {
   return flows.map((f) => ({ ...f, exporter: formatAddress(f.exporter), src_addr: formatAddress(f.src_addr), dst_addr: formatAddress(f.dst_addr) }));
 }
 
-// Elastic's ingest-pipeline tuples, the shape both goldens share.
-interface GoldenTuple {
-  timestamp: string;
-  source: { ip: string; port: number };
-  destination: { ip: string; port: number };
-  bytes: { sent: number; received: number };
-  packets: { sent: number; received: number };
-}
-
-interface NsgGolden {
-  expected: {
-    azure_network_watcher_nsg: {
-      log: {
-        resource_id: string;
-        properties: { flows: { rule: string; flows: { mac: string; tuples: (GoldenTuple & { protocol: string; traffic: { decision: string } })[] }[] }[] };
-      };
-    };
-  }[];
-}
-
-interface VnetGolden {
-  expected: {
-    azure_network_watcher_vnet: {
-      log: {
-        mac_address: string;
-        target_resource_id: string;
-        records: { flows: { groups: { tuples: (GoldenTuple & { protocol: string; flow: { state: string } })[] }[] }[] };
-      };
-    };
-  }[];
-}
-
-function first<T>(values: readonly T[] | undefined): T {
-  const value = values?.[0];
-  assert.ok(value !== undefined, 'golden has the expected entry');
-  return value;
+/** The corpus golden of a format (goldens.ts), parsed by `read`, flow by flow in input order. */
+function assertMatchesGolden(format: 'azure-nsg' | 'azure-vnet', read: (input: Buffer) => Result): void {
+  const golden = loadCloudGoldens().find((g) => g.format === format);
+  assert.ok(golden !== undefined, `a ${format} golden`);
+  const { flows, skips } = read(readFileSync(join(CLOUD_CORPUS, golden.file)));
+  assert.deepEqual(skips, []);
+  assert.equal(flows.length, golden.flows.length);
+  golden.flows.forEach((want, i) => {
+    assertGoldenFlow(flows[i], want);
+    assert.equal(flows[i]?.server_side, 'unknown', want.where);
+  });
 }
 
 describe('Azure NSG flow logs', () => {
   it('matches the Elastic golden for test-nsg.log (version 2, one E tuple) field by field', () => {
-    const golden = first((JSON.parse(corpus('azure-nsg-flow/elastic-integrations/test-nsg.log-expected.json').toString()) as NsgGolden).expected);
-    const log = golden.azure_network_watcher_nsg.log;
-    const group = first(first(log.properties.flows).flows);
-    const tuple = first(group.tuples);
-    const { flows, skips } = nsg(corpus('azure-nsg-flow/elastic-integrations/test-nsg.log'));
-    assert.deepEqual(skips, []);
-    assert.equal(flows.length, 1);
-    const flow = flows[0] as FlowRecord;
-    const subscription = '00000000-0000-0000-0000-000000000000';
-    assert.ok(log.resource_id.includes(subscription.toUpperCase()));
-    assert.equal(flow.source, 'azure_nsg');
-    assert.equal(formatAddress(flow.src_addr), tuple.source.ip);
-    assert.equal(formatAddress(flow.dst_addr), tuple.destination.ip);
-    assert.equal(flow.src_port, tuple.source.port);
-    assert.equal(flow.dst_port, tuple.destination.port);
-    assert.equal(tuple.protocol, 'TCP');
-    assert.equal(flow.proto, 6);
-    assert.equal(tuple.traffic.decision, 'Allowed');
-    assert.equal(flow.action, 'accept');
-    assert.equal(flow.time_start, seconds(tuple.timestamp));
-    assert.equal(flow.time_end, seconds(tuple.timestamp));
-    assert.equal(flow.time_received, seconds(tuple.timestamp));
-    // Both directions summed (see azure.ts).
-    assert.equal(flow.bytes, tuple.bytes.sent + tuple.bytes.received);
-    assert.equal(flow.packets, tuple.packets.sent + tuple.packets.received);
-    assert.equal(flow.sampling_rate, 1);
-    assert.equal(flow.cloud_account, subscription);
-    assert.equal(flow.cloud_interface, group.mac.replaceAll('-', ''));
-    assert.equal(flow.cloud_region, '');
-    assert.deepEqual(flow.exporter, cloudExporter('azure', subscription, ''));
-    assert.equal(flow.server_side, 'unknown');
+    assertMatchesGolden('azure-nsg', (input) => nsg(input));
   });
 
   it('gives the totals Microsoft documents for the version 2 bandwidth example (9125 packets, 5256000 bytes)', () => {
@@ -295,34 +240,7 @@ describe('Azure NSG flow logs', () => {
 
 describe('Azure VNet flow logs', () => {
   it('matches the Elastic golden for test-vnet.log (flowLogVersion 4) field by field', () => {
-    const golden = first((JSON.parse(corpus('azure-vnet-flow/elastic-integrations/test-vnet.log-expected.json').toString()) as VnetGolden).expected);
-    const log = golden.azure_network_watcher_vnet.log;
-    const tuples = first(first(log.records.flows).groups).tuples;
-    const { flows, skips } = vnet(corpus('azure-vnet-flow/elastic-integrations/test-vnet.log'));
-    assert.deepEqual(skips, []);
-    assert.equal(flows.length, tuples.length);
-    const account = '00000000-0000-0000-0000-000000000000';
-    tuples.forEach((tuple, i) => {
-      const flow = flows[i] as FlowRecord;
-      assert.equal(flow.source, 'azure_vnet');
-      assert.equal(formatAddress(flow.src_addr), tuple.source.ip);
-      assert.equal(formatAddress(flow.dst_addr), tuple.destination.ip);
-      assert.equal(flow.src_port, tuple.source.port);
-      assert.equal(flow.dst_port, tuple.destination.port);
-      assert.equal(flow.proto, Number(tuple.protocol));
-      assert.equal(flow.time_start, seconds(tuple.timestamp));
-      assert.equal(flow.time_received, seconds(tuple.timestamp));
-      assert.equal(flow.bytes, tuple.bytes.sent + tuple.bytes.received);
-      assert.equal(flow.packets, tuple.packets.sent + tuple.packets.received);
-      assert.notEqual(tuple.flow.state, 'Deny');
-      assert.equal(flow.action, 'accept');
-      assert.equal(flow.cloud_account, account);
-      assert.equal(flow.cloud_region, 'eastus2euap'); // NETWORKWATCHER_EASTUS2EUAP
-      assert.equal(flow.cloud_vpc, log.target_resource_id.toLowerCase());
-      assert.equal(flow.cloud_subnet, '');
-      assert.equal(flow.cloud_interface, log.mac_address.replaceAll('-', ''));
-      assert.deepEqual(flow.exporter, cloudExporter('azure', account, 'eastus2euap'));
-    });
+    assertMatchesGolden('azure-vnet', (input) => vnet(input));
   });
 
   it('reads the Elastic system-test blob: 19 tuples, state D is the only reject', () => {

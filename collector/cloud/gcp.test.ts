@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { FlowRecord } from '../../core/flow.js';
 import { parseAddress } from '../../core/ip.js';
 import { createGcpVpcParser, rfc3339Seconds } from './gcp.js';
+import { assertGoldenFlow, loadCloudGoldens, type GoldenFile, type GoldenFlow } from './goldens.js';
 import { cloudExporter } from './types.js';
 
 const CORPUS = join(dirname(fileURLToPath(import.meta.url)), '../../../shared/corpus/gcp-vpc-flow');
@@ -55,85 +56,18 @@ function samples(): string[] {
   return out.sort();
 }
 
-/**
- * Expected flows, written by hand from reading the corpus inputs: MANIFEST.md says the GCP samples
- * have no valid golden (the upstream expected YAMLs belong to other revisions), so these literals
- * are the golden. Times are the RFC 3339 seconds (fraction dropped), worked out with Python's
- * calendar.timegm; cloud_* come from the reporting side.
- */
-const EXPECTED: Record<string, FlowRecord> = {
-  'vpc-flow-log-0-bytes-sent.json': {
-    time_received: 1759007522,
-    time_start: 1759007522,
-    time_end: 1759007522,
-    source: 'gcp_vpc',
-    exporter: cloudExporter('gcp', 'test-project-id', 'us-central1'),
-    src_addr: parseAddress('192.0.2.1'),
-    dst_addr: parseAddress('203.0.113.1'),
-    src_port: 443,
-    dst_port: 40708,
-    proto: 6,
-    bytes: 0,
-    packets: 640,
-    sampling_rate: 1,
-    action: 'accept',
-    cloud_account: 'test-project-id',
-    cloud_region: 'us-central1',
-    cloud_vpc: 'default',
-    cloud_subnet: 'default',
-    cloud_instance: 'proxy-crest-new-group-b51k',
-    cloud_interface: '',
-    server_side: 'unknown',
-  },
-  'vpc-flow-log-w-dest-vpc.json': {
-    // reporter DEST: the destination VM in asia-south1 reported it.
-    time_received: 1759007595,
-    time_start: 1759007595,
-    time_end: 1759007595,
-    source: 'gcp_vpc',
-    exporter: cloudExporter('gcp', 'test-project-id', 'asia-south1'),
-    src_addr: parseAddress('203.0.113.5'),
-    dst_addr: parseAddress('192.0.2.5'),
-    src_port: 45004,
-    dst_port: 22,
-    proto: 6,
-    bytes: 11590,
-    packets: 90,
-    sampling_rate: 1,
-    action: 'accept',
-    cloud_account: 'test-project-id',
-    cloud_region: 'asia-south1',
-    cloud_vpc: 'default',
-    cloud_subnet: 'default',
-    cloud_instance: 'service-integration-dev-idc-ubuntu25-4',
-    cloud_interface: '',
-    server_side: 'unknown',
-  },
-  'vpc-flow-log-w-internet-routing-details.json': {
-    // ICMP: no ports in the connection.
-    time_received: 1759007585,
-    time_start: 1759007585,
-    time_end: 1759007585,
-    source: 'gcp_vpc',
-    exporter: cloudExporter('gcp', 'test-project-id', 'asia-south1'),
-    src_addr: parseAddress('192.0.2.6'),
-    dst_addr: parseAddress('203.0.113.6'),
-    src_port: 0,
-    dst_port: 0,
-    proto: 1,
-    bytes: 800,
-    packets: 20,
-    sampling_rate: 1,
-    action: 'accept',
-    cloud_account: 'test-project-id',
-    cloud_region: 'asia-south1',
-    cloud_vpc: 'default',
-    cloud_subnet: 'default',
-    cloud_instance: 'service-integration-dev-idc-ubuntu25-4',
-    cloud_interface: '',
-    server_side: 'unknown',
-  },
-};
+/** The hand-checked expected flows of the corpus samples (goldens.ts: the samples have no golden upstream). */
+const GOLDENS = loadCloudGoldens().filter((g) => g.format === 'gcp-vpc');
+const goldenOf = (name: string): GoldenFile | undefined => GOLDENS.find((g) => g.file.endsWith(`/${name}`));
+
+function assertGolden(actual: FlowRecord | undefined, name: string, label: string): void {
+  const golden = goldenOf(name);
+  assert.ok(golden !== undefined, `no expected flow written for ${name}`);
+  assert.equal(golden.flows.length, 1);
+  const want = golden.flows[0] as GoldenFlow;
+  assertGoldenFlow(actual, { ...want, where: `${label}: ${want.where}` });
+  assert.equal(actual?.server_side, 'unknown', label);
+}
 
 function assertFlow(actual: FlowRecord | undefined, expected: FlowRecord, label: string): void {
   assert.ok(actual, `${label}: no flow`);
@@ -192,14 +126,12 @@ describe('GCP VPC flow log parser', () => {
       const { flows, skips } = whole(text);
       assert.deepEqual(skips, [], name);
       assert.equal(flows.length, 1, name);
-      const expected = EXPECTED[name];
-      assert.ok(expected, `no expected flow written for ${name}`);
-      assertFlow(flows[0], expected, name);
+      assertGolden(flows[0], name, name);
     }
   });
 
   it('reads the samples as JSON lines, byte by byte, as a JSON array, and concatenated pretty-printed', () => {
-    const names = Object.keys(EXPECTED);
+    const names = GOLDENS.map((g) => g.file.slice(g.file.lastIndexOf('/') + 1));
     const entries = names.map((name) => JSON.parse(readFileSync(join(CORPUS, 'otel-contrib', name), 'utf8')) as unknown);
     const jsonLines = `${entries.map((e) => JSON.stringify(e)).join('\r\n')}\r\n`;
     const array = JSON.stringify(entries, null, 2);
@@ -216,7 +148,7 @@ describe('GCP VPC flow log parser', () => {
     ] as const) {
       assert.deepEqual(result.skips, [], label);
       assert.equal(result.flows.length, 3, label);
-      names.forEach((name, i) => assertFlow(result.flows[i], EXPECTED[name] as FlowRecord, `${label} ${name}`));
+      names.forEach((name, i) => assertGolden(result.flows[i], name, `${label} ${name}`));
     }
   });
 
