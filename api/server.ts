@@ -36,6 +36,10 @@ export interface ApiDeps {
   servicePorts?: ServicePorts;
   /** Amazon Data Firehose access key; without it POST /api/v1/firehose/aws-vpc answers 401 (off). */
   firehoseAccessKey?: string;
+  /** AWS VPC custom format for lines without a header (Firehose deliveries, uploads). */
+  awsFormat?: string;
+  /** Largest flow-log upload, bytes (POST /api/v1/flowlogs/{format}). */
+  uploadMaxBytes?: number;
 }
 
 export interface Api {
@@ -76,8 +80,8 @@ export async function createApi(config: ApiConfig, deps: ApiDeps): Promise<Api> 
   await app.register(healthRoutes({ checks: deps.checks, metrics, version: deps.version, mode: deps.mode }));
   if (deps.store !== undefined) {
     await app.register(exporterRoutes(deps.store, deps.liveExporters));
-    await app.register(flowlogRoutes(deps.store, { servicePorts: deps.servicePorts ?? createServicePorts() }));
-    await app.register(firehoseRoutes(deps.store, { accessKey: deps.firehoseAccessKey, servicePorts: deps.servicePorts ?? createServicePorts() }));
+    await app.register(flowlogRoutes(deps.store, { servicePorts: deps.servicePorts ?? createServicePorts(), awsFormat: deps.awsFormat, maxBytes: deps.uploadMaxBytes }));
+    await app.register(firehoseRoutes(deps.store, { accessKey: deps.firehoseAccessKey, servicePorts: deps.servicePorts ?? createServicePorts(), awsFormat: deps.awsFormat }));
   }
 
   return {

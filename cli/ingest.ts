@@ -53,7 +53,7 @@ export async function ingestCommand(files: string[], options: IngestCommandOptio
           format: format as CloudFormat,
           file,
           servicePorts,
-          awsFormat: options.awsFormat,
+          awsFormat: options.awsFormat ?? config.ingest.awsFormat,
           progress(bytes: number, flows: number) {
             if (size < PROGRESS_FROM_BYTES || Date.now() - last < PROGRESS_EVERY_MS) return;
             last = Date.now();

@@ -148,6 +148,8 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
         liveExporters,
         servicePorts: createServicePorts({ extra: config.collector.servicePorts }),
         firehoseAccessKey: config.ingest.firehoseAccessKey,
+        awsFormat: config.ingest.awsFormat,
+        uploadMaxBytes: config.ingest.uploadMaxBytes,
       });
       stops.push(() => server.stop());
       api = await server.start();

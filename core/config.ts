@@ -98,6 +98,7 @@ export const configSchema = z
         watchIntervalMs: z.coerce.number().int().min(100, 'must be at least 100').max(3_600_000, 'must be at most 3600000').default(10_000),
         watchAfter: z.enum(['move', 'delete', 'keep']).default('move'),
         awsFormat: z.string().min(1).max(4096).optional(),
+        uploadMaxBytes: z.coerce.number().int().min(1024, 'must be at least 1024').max(2 ** 40, 'must be at most 1 TiB').default(2 * 1024 ** 3),
       })
       .strict()
       .prefault({}),
@@ -134,7 +135,8 @@ export const ENVIRONMENT: ReadonlyArray<readonly [variable: string, path: string
   ['FLOWMAP_INGEST_WATCH', 'ingest.watch', 'directories the collector ingests flow-log files from, comma-separated FORMAT=DIR (aws-vpc=/var/flowlogs/aws)'],
   ['FLOWMAP_INGEST_WATCH_INTERVAL_MS', 'ingest.watchIntervalMs', 'how often watched directories are read, ms; a file is taken once its size and time stayed the same for one interval (default 10000)'],
   ['FLOWMAP_INGEST_WATCH_AFTER', 'ingest.watchAfter', 'what happens to an ingested file: move (into done/, failed ones into failed/), delete, or keep (default move)'],
-  ['FLOWMAP_INGEST_AWS_FORMAT', 'ingest.awsFormat', 'AWS VPC custom format for watched files without a header line (${version} ${srcaddr} … or bare names)'],
+  ['FLOWMAP_INGEST_AWS_FORMAT', 'ingest.awsFormat', 'AWS VPC custom format of lines without a header line, for watched files, uploads and Firehose (${version} ${srcaddr} … or bare names)'],
+  ['FLOWMAP_INGEST_UPLOAD_MAX_BYTES', 'ingest.uploadMaxBytes', 'largest flow-log file POST /api/v1/flowlogs/{format} takes; larger uploads get 413 (default 2147483648)'],
   ['FLOWMAP_RETENTION_DAYS', 'retention.days', 'days of flows kept; older day partitions are dropped (default 35)'],
 ];
 

@@ -158,7 +158,7 @@ function parseEnvelope(body: Buffer): Envelope {
 }
 
 /** A record as flow log lines: the events of a DATA_MESSAGE, nothing for a CONTROL_MESSAGE, or bare lines. */
-type Decoded = { kind: 'control' } | { kind: 'events'; events: { id: string; message: string }[] } | { kind: 'lines'; text: Buffer };
+type Decoded = { kind: 'control' } | { kind: 'events'; events: { id: string; message: string; timestamp?: number }[] } | { kind: 'lines'; text: Buffer };
 
 function decodeSubscriptionPayload(payload: Buffer, index: number): Decoded {
   let start = 0;
@@ -179,8 +179,13 @@ function decodeSubscriptionPayload(payload: Buffer, index: number): Decoded {
   }
   if (!Array.isArray(message.logEvents)) throw new Refusal(400, `records[${index}]: DATA_MESSAGE has no logEvents array`);
   const events = (message.logEvents as unknown[]).map((event, e) => {
-    const { id, message: text } = (typeof event === 'object' && event !== null ? event : {}) as { id?: unknown; message?: unknown };
-    return { id: typeof id === 'string' ? id : `#${e}`, message: typeof text === 'string' ? text : '' };
+    const { id, message: text, timestamp } = (typeof event === 'object' && event !== null ? event : {}) as { id?: unknown; message?: unknown; timestamp?: unknown };
+    return {
+      id: typeof id === 'string' ? id : `#${e}`,
+      message: typeof text === 'string' ? text : '',
+      // CloudWatch Logs event time, ms since the epoch: the flow's time when its format has no start/end.
+      ...(typeof timestamp === 'number' && Number.isFinite(timestamp) && timestamp >= 0 ? { timestamp: Math.floor(timestamp / 1000) } : {}),
+    };
   });
   return { kind: 'events', events };
 }
@@ -281,6 +286,7 @@ export function firehoseRoutes(store: Store, options: FirehoseRoutesOptions & { 
             continue;
           }
           let event = '';
+          let eventTime: number | undefined;
           const parser = createAwsVpcParser(
             {
               flow: (flow) => {
@@ -291,7 +297,7 @@ export function firehoseRoutes(store: Store, options: FirehoseRoutesOptions & { 
                 if (report.problems.length < MAX_REPORTED) report.problems.push({ record: index, event: record.kind === 'events' ? event : `line ${at.line}`, reason, detail });
               },
             },
-            { format: options.awsFormat },
+            { format: options.awsFormat, timeWhenAbsent: () => eventTime },
           );
           if (record.kind === 'lines') {
             parser.write(record.text);
@@ -299,6 +305,7 @@ export function firehoseRoutes(store: Store, options: FirehoseRoutesOptions & { 
             report.logEvents += record.events.length;
             for (const item of record.events) {
               event = item.id;
+              eventTime = item.timestamp;
               // One message is one line; a newline inside it would split it, so it cannot hide a second record.
               parser.write(Buffer.from(`${item.message.replace(/[\r\n]+/g, ' ')}\n`, 'utf8'));
             }

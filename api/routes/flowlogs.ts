@@ -36,7 +36,7 @@ const reportSchema = {
   },
 } as const;
 
-export function flowlogRoutes(store: Store, options: { servicePorts: ServicePorts; maxBytes?: number }): FastifyPluginAsync {
+export function flowlogRoutes(store: Store, options: { servicePorts: ServicePorts; maxBytes?: number; awsFormat?: string }): FastifyPluginAsync {
   const maxBytes = options.maxBytes ?? DEFAULT_UPLOAD_MAX_BYTES;
   return async (app) => {
     // Every body reaches this route as the raw stream, whatever its content type.
@@ -68,7 +68,7 @@ export function flowlogRoutes(store: Store, options: { servicePorts: ServicePort
             },
           });
           await pipeline(request.body as NodeJS.ReadableStream, limit, createWriteStream(path));
-          const outcome = await ingestFile(path, store, { format: request.params.format, file: name, servicePorts: options.servicePorts });
+          const outcome = await ingestFile(path, store, { format: request.params.format, file: name, servicePorts: options.servicePorts, awsFormat: options.awsFormat });
           if (outcome.known !== undefined) {
             const empty = Object.fromEntries(CLOUD_SKIP_REASONS.map((r) => [r, 0]));
             return { file: name, format: request.params.format, sha256: '', bytes: received, flows: 0, resumedAfter: 0, skipped: empty, problems: [], alreadyIngested: true };

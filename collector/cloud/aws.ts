@@ -29,6 +29,12 @@ export interface AwsVpcParserOptions {
   file?: string;
   /** A line longer than this is skipped as malformed, so a line-less stream cannot grow memory. */
   maxLineBytes?: number;
+  /**
+   * The time, in seconds, of a record whose format has neither `start` nor `end` (a custom format
+   * that left them out): a CloudWatch Logs event carries its own timestamp (the Firehose path).
+   * Without it such records are skipped as missing_field: a file alone does not say when.
+   */
+  timeWhenAbsent?: () => number | undefined;
 }
 
 const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
@@ -206,8 +212,9 @@ export function createAwsVpcParser(sink: CloudSink, options: AwsVpcParserOptions
       if (at[field] < 0) return skip('missing_field', `the format has no ${field}`);
       if (tokens[at[field]] === '-') return skip('missing_field', `${field} is '-'`);
     }
-    if ((at.start < 0 || tokens[at.start] === '-') && (at.end < 0 || tokens[at.end] === '-')) {
-      return skip('missing_field', 'neither start nor end is given');
+    const fallback = at.start < 0 && at.end < 0 ? options.timeWhenAbsent?.() : undefined;
+    if (fallback === undefined && (at.start < 0 || tokens[at.start] === '-') && (at.end < 0 || tokens[at.end] === '-')) {
+      return skip('missing_field', at.start < 0 && at.end < 0 ? 'the format has neither start nor end' : 'neither start nor end is given');
     }
     const srcText = tokens[at.srcaddr] ?? '';
     const dstText = tokens[at.dstaddr] ?? '';
@@ -223,9 +230,10 @@ export function createAwsVpcParser(sink: CloudSink, options: AwsVpcParserOptions
     try {
       const start = unsigned(tokens, at.start, 'start', 0xffffffff, -1);
       const end = unsigned(tokens, at.end, 'end', 0xffffffff, -1);
-      // One of the two is present (checked above); a record with only one has a zero-length window.
-      const timeStart = start >= 0 ? start : end;
-      const timeEnd = end >= 0 ? end : start;
+      // One of the two is present (checked above), or neither is in the format and the fallback
+      // stands for both; a record with only one has a zero-length window.
+      const timeStart = start >= 0 ? start : end >= 0 ? end : (fallback as number);
+      const timeEnd = end >= 0 ? end : start >= 0 ? start : (fallback as number);
       const account = text(tokens, at['account-id']);
       const region = text(tokens, at.region);
       record = {
