@@ -8,11 +8,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { generateCloudFile, type GeneratedTotals } from '../bench/cloud-generate.js';
+import { silentLogger } from '../core/logger.js';
+import { createClickHouseStore } from '../store/clickhouse/adapter.js';
+import { inCI, serviceUrl } from './services.js';
+
+const clickhouse = serviceUrl('clickhouse');
 
 const root = join(import.meta.dirname, '..');
 /** ~68 bytes a tuple: 3.2M tuples make a document of about 207 MiB. */
@@ -52,7 +57,7 @@ interface ChildResult {
   maxRssBytes: number;
 }
 
-describe('a 200 MB Azure NSG document', { timeout: 120_000 }, () => {
+describe('a 200 MB Azure NSG document', { timeout: 420_000 }, () => {
   let dir = '';
   let path = '';
   let totals: GeneratedTotals;
@@ -84,5 +89,37 @@ describe('a 200 MB Azure NSG document', { timeout: 120_000 }, () => {
     t.diagnostic(`azure-nsg: ${(totals.fileBytes / 2 ** 20).toFixed(0)} MiB, ${totals.flows} flows, child peak RSS ${(result.maxRssBytes / 2 ** 20).toFixed(0)} MiB`);
     assert.ok(result.maxRssBytes < MAX_RSS_BYTES, `peak RSS ${result.maxRssBytes} bytes for a ${totals.fileBytes}-byte file; bound ${MAX_RSS_BYTES}`);
     assert.ok(result.maxRssBytes < totals.fileBytes, 'peak RSS below the file size');
+  });
+
+  // The same file the way a user ingests it: `flowmap ingest FILE` into ClickHouse, under GNU time.
+  it('flowmap ingest stores it whole in ClickHouse, shows progress, and stays far below its size', { skip: clickhouse.skip || (existsSync('/usr/bin/time') || inCI ? false : '/usr/bin/time (Debian package time) measures the peak RSS'), timeout: 300_000 }, async (t) => {
+    const database = `flowmap_large_${process.pid}`;
+    const child = spawn('/usr/bin/time', ['-f', 'maxrss_kb=%M', process.execPath, '--import', 'tsx', join(root, 'cli/main.ts'), 'ingest', path, '--format', 'azure-nsg', '--data', join(dir, 'data')], {
+      cwd: root,
+      env: { ...process.env, CLICKHOUSE_URL: clickhouse.url, CLICKHOUSE_DATABASE: database, REDIS_URL: '', FLOWMAP_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => void (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const store = await createClickHouseStore({ url: clickhouse.url ?? '', database, user: 'default', password: '', requestTimeoutMs: 60_000 }, { logger: silentLogger() });
+    try {
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, new RegExp(`nsg-v2\\.json: ${totals.flows} flows stored$`, 'm'));
+      assert.match(stderr, /nsg-v2\.json: \d+% \(\d+ of \d+ bytes\), \d+ flows stored/, 'progress lines for a big file');
+      const stored = await store.flowTotals({ from: 0, to: 2 ** 32 - 1 });
+      assert.deepEqual(stored, { flows: totals.flows, bytes: totals.bytes, packets: totals.packets });
+      const rss = Number(/maxrss_kb=(\d+)/.exec(stderr)?.[1]) * 1024;
+      t.diagnostic(`flowmap ingest into ClickHouse: ${(totals.fileBytes / 2 ** 20).toFixed(0)} MiB, peak RSS ${(rss / 2 ** 20).toFixed(0)} MiB`);
+      assert.ok(rss > 0 && rss < MAX_RSS_BYTES, `peak RSS ${rss} bytes; bound ${MAX_RSS_BYTES}`);
+    } finally {
+      const { createClient } = await import('@clickhouse/client');
+      const client = createClient({ url: clickhouse.url });
+      await client.command({ query: `DROP DATABASE IF EXISTS ${database}` });
+      await client.close();
+      await store.close();
+    }
   });
 });

@@ -98,7 +98,7 @@ describe('flowmap ingest', () => {
     const data = join(dir, 'c');
     const result = await flowmap(['ingest', '--format', 'aws-vpc', join(dir, 'cut.log.gz')], data);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /cut\.log\.gz: .*(unexpected end|damaged|cut short)/i);
+    assert.match(result.stderr, /cut\.log\.gz:\d+: .*(unexpected end|damaged|cut short).*input stopped at line \d+/i);
     const list = await flowmap(['ingest', '--list', '--json'], data);
     const [entry] = (JSON.parse(list.stdout) as { ingested: { flows: number; complete: boolean; error: string }[] }).ingested;
     assert.ok(entry !== undefined);

@@ -78,8 +78,14 @@ export class IngestFailure extends FlowmapError {
     message: string,
     readonly report: IngestReport,
     cause: unknown,
+    /** The store (or sink) failed, not the input: worth trying again as it is. */
+    readonly storeFailed = false,
   ) {
-    super('FLOWMAP_BAD_REQUEST', message, { details: { file: report.file, bytes: report.bytes, flows: report.flows }, cause });
+    super(storeFailed ? 'FLOWMAP_STORE_UNAVAILABLE' : 'FLOWMAP_BAD_REQUEST', message, {
+      status: storeFailed ? 503 : 400,
+      details: { file: report.file, bytes: report.bytes, flows: report.flows },
+      cause,
+    });
   }
 }
 
@@ -132,15 +138,24 @@ export async function ingestStream(input: AsyncIterable<Buffer>, store: FlowTarg
     },
   };
   const parser = parserFor(options.format, sink, options);
+  let storeFailed = false;
   const store_ = async (b: FlowBatch): Promise<void> => {
     if (b.length === 0) return;
     orientBatch(b, options.servicePorts);
-    await store.insertFlows(b);
+    try {
+      await store.insertFlows(b);
+    } catch (err) {
+      storeFailed = true;
+      throw err;
+    }
     report.flows += b.length;
     options.progress?.(report.bytes, report.flows);
   };
 
+  /** Newlines of the (decompressed) text so far, so a failure can say at which line it stopped. */
+  let newlines = 0;
   const feed = async (chunk: Uint8Array): Promise<void> => {
+    for (let at = chunk.indexOf(0x0a); at >= 0; at = chunk.indexOf(0x0a, at + 1)) newlines++;
     parser.write(chunk);
     while (full.length > 0) await store_(full.shift() as FlowBatch);
   };
@@ -153,17 +168,24 @@ export async function ingestStream(input: AsyncIterable<Buffer>, store: FlowTarg
     }
   } catch (err) {
     // What the parser completed before the damage was accepted: store it, then fail the input.
-    let stored = true;
-    try {
-      parser.end();
-      full.push(batch);
-      while (full.length > 0) await store_(full.shift() as FlowBatch);
-    } catch {
-      stored = false;
+    let stored = !storeFailed;
+    if (stored) {
+      try {
+        parser.end();
+        full.push(batch);
+        while (full.length > 0) await store_(full.shift() as FlowBatch);
+      } catch {
+        stored = false;
+      }
     }
     report.sha256 = hash.digest('hex');
     const message = err instanceof Error ? err.message : String(err);
-    throw new IngestFailure(`${options.file}: ${message} (after ${report.bytes} bytes; ${report.flows} flows stored before it${stored ? '' : ', the rest could not be stored'})`, report, err);
+    throw new IngestFailure(
+      `${options.file}:${newlines + 1}: ${message} (input stopped at line ${newlines + 1}, after ${report.bytes} bytes as given; ${report.flows} flows stored before it${stored ? '' : ', the rest could not be stored'})`,
+      report,
+      err,
+      storeFailed,
+    );
   }
   parser.end();
   full.push(batch);
@@ -171,7 +193,7 @@ export async function ingestStream(input: AsyncIterable<Buffer>, store: FlowTarg
     while (full.length > 0) await store_(full.shift() as FlowBatch);
   } catch (err) {
     report.sha256 = hash.digest('hex');
-    throw new IngestFailure(`${options.file}: ${err instanceof Error ? err.message : String(err)} (${report.flows} flows stored before it)`, report, err);
+    throw new IngestFailure(`${options.file}: ${err instanceof Error ? err.message : String(err)} (${report.flows} flows stored before it)`, report, err, true);
   }
   report.sha256 = hash.digest('hex');
   return report;
