@@ -1,13 +1,14 @@
 // Every cloud flow-log sample of ../shared/corpus/ ingested into a real store — DuckDB and
 // ClickHouse 18.16 — through the paths users take (issue 5, acceptance 1): files through
 // `ingestFile` (what `flowmap ingest`, uploads and watched directories run), the CloudWatch Logs
-// subscription sample through the Firehose endpoint. The flows read back from the store equal the
+// subscription sample through the Firehose endpoint; each file also gzipped, as AWS and Azure
+// deliver them. The flows read back from the store equal the
 // golden outputs beside the samples field by field (collector/cloud/goldens.ts), each sample in a
 // store of its own so nothing else can satisfy its golden; the samples without a golden ingest
 // with every record a flow or a counted skip, none malformed.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -118,14 +119,20 @@ for (const backend of BACKENDS) {
   describe(`cloud corpus samples stored in ${backend.name}`, { skip: backend.skip, timeout: 300_000 }, () => {
     after(() => backend.cleanup());
 
-    for (const [index, golden] of goldens.entries()) {
-      it(`${golden.file}: the stored flows are the golden's, field by field`, async () => {
-        const store = await backend.open(`g${index}`);
+    const cases = goldens.flatMap((golden, index) => (golden.delivery === 'cloudwatch' ? [{ golden, index, gzip: false }] : [false, true].map((gzip) => ({ golden, index, gzip }))));
+    for (const { golden, index, gzip } of cases) {
+      it(`${golden.file}${gzip ? ' gzipped' : ''}: the stored flows are the golden's, field by field`, async () => {
+        const store = await backend.open(`g${index}${gzip ? 'z' : ''}`);
         try {
           if (golden.delivery === 'cloudwatch') {
             await deliverByFirehose(store, golden);
           } else {
-            const outcome = await ingestFile(join(CLOUD_CORPUS, golden.file), store, { format: golden.format, file: golden.file, servicePorts, awsFormat: golden.awsFormat });
+            let path = join(CLOUD_CORPUS, golden.file);
+            if (gzip) {
+              path = join(mkdtempSync(join(scratch, 'gz-')), `${golden.file.replaceAll('/', '_')}.gz`);
+              writeFileSync(path, gzipSync(readFileSync(join(CLOUD_CORPUS, golden.file))));
+            }
+            const outcome = await ingestFile(path, store, { format: golden.format, file: golden.file, servicePorts, awsFormat: golden.awsFormat });
             assert.ok(outcome.report !== undefined);
             assert.equal(outcome.report.flows, golden.flows.length);
             const skipped = Object.entries(outcome.report.skipped).filter(([, n]) => n > 0);
