@@ -28,7 +28,13 @@ import { startClickHouse, type ServiceHandle } from '../test/services.js';
 import { generateCloudFile, GENERATED_FORMATS, INGEST_FORMAT, type GeneratedFormat, type GeneratedTotals } from './cloud-generate.js';
 
 const root = join(import.meta.dirname, '..');
-const STORES = ['duckdb', 'clickhouse'] as const;
+/**
+ * 'duckdb-reader' is the peer: DuckDB's own CSV/JSON readers over the same file, summing flows and
+ * bytes in SQL — no normalisation, no orientation, no store — the reference for what reading the
+ * format costs a mature native engine (it holds an Azure document whole: read_json needs the
+ * object in memory).
+ */
+const STORES = ['duckdb', 'clickhouse', 'duckdb-reader'] as const;
 type StoreName = (typeof STORES)[number];
 
 function option(name: string): string | undefined {
@@ -149,7 +155,51 @@ const servicePorts = createServicePorts();
 const mb = (n: number): string => (n / 2 ** 20).toFixed(0);
 const rate = (n: number): string => Math.round(n).toLocaleString('en-US');
 
+/** Sums of the bytes of an Azure tuple string ('…,packets,bytes,packets back,bytes back'; empty in B tuples). */
+const AZURE_TUPLE_BYTES = "coalesce(TRY_CAST(t[11] AS BIGINT), 0) + coalesce(TRY_CAST(t[13] AS BIGINT), 0)";
+/** The peer's query per format: flows and bytes, straight from the file. `$1` is the path. */
+const PEER_QUERY: Record<GeneratedFormat, string> = {
+  'aws-vpc': "SELECT count(*) AS flows, sum(bytes) AS bytes FROM read_csv($1, delim = ' ', header = true, compression = 'none')",
+  'aws-vpc-gz': "SELECT count(*) AS flows, sum(bytes) AS bytes FROM read_csv($1, delim = ' ', header = true, compression = 'gzip')",
+  'gcp-vpc': "SELECT count(*) AS flows, sum(CAST(jsonPayload.bytes_sent AS BIGINT)) AS bytes FROM read_json($1, format = 'newline_delimited')",
+  'azure-nsg': `SELECT count(*) AS flows, sum(${AZURE_TUPLE_BYTES}) AS bytes FROM (
+    SELECT string_split(unnest(g.flowTuples), ',') AS t FROM (
+      SELECT unnest(f.flows) AS g FROM (SELECT unnest(r.properties.flows) AS f FROM (SELECT unnest(records) AS r FROM read_json($1, maximum_object_size = 2147483647)))))`,
+  'azure-vnet': `SELECT count(*) AS flows, sum(${AZURE_TUPLE_BYTES}) AS bytes FROM (
+    SELECT string_split(unnest(g.flowTuples), ',') AS t FROM (
+      SELECT unnest(f.flowGroups) AS g FROM (SELECT unnest(r.flowRecords.flows) AS f FROM (SELECT unnest(records) AS r FROM read_json($1, maximum_object_size = 2147483647)))))`,
+};
+
+async function peerOnce(format: GeneratedFormat, path: string, totals: GeneratedTotals): Promise<Result> {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    if (typeof global.gc === 'function') global.gc();
+    const peakExact = resetPeak();
+    const sampler = rssSampler();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const reader = await connection.runAndReadAll(PEER_QUERY[format], [path]);
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const sampled = sampler.stop();
+    const hwm = status('VmHWM') ?? 0;
+    const peakRss = peakExact ? Math.max(hwm, sampled) : sampled;
+    const [row] = reader.getRows();
+    const flows = Number(row?.[0]);
+    const bytes = Number(row?.[1]);
+    if (flows !== totals.flows || bytes !== totals.bytes) throw new Error(`${format} → DuckDB reader: ${flows} flows, ${bytes} bytes; generated ${totals.flows}, ${totals.bytes}`);
+    process.stderr.write(`${format} → DuckDB reader: ${rate(totals.flows / seconds)} records/s, peak RSS ${mb(peakRss)} MB; totals verified\n`);
+    return { format, store: 'duckdb-reader', totals, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRss, peakExact };
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
 async function ingestOnce(format: GeneratedFormat, storeName: StoreName, path: string, totals: GeneratedTotals): Promise<Result> {
+  if (storeName === 'duckdb-reader') return peerOnce(format, path, totals);
   const open = await openStore(storeName, `${format}_${storeName}`);
   try {
     if (typeof global.gc === 'function') global.gc();
@@ -187,11 +237,12 @@ const FORMAT_LABEL: Record<GeneratedFormat, string> = {
   'azure-nsg': 'Azure NSG v2 document',
   'azure-vnet': 'Azure VNet v4 document',
 };
+const STORE_LABEL: Record<StoreName, string> = { duckdb: 'flowmap → DuckDB', clickhouse: 'flowmap → ClickHouse', 'duckdb-reader': 'peer: DuckDB reader, sums only' };
 const table = (): string => [
   '| format | file | store | records/s | input MB/s | CPU s (this process) | peak RSS |',
   '|---|---|---|---|---|---|---|',
   ...results.map((r) =>
-    `| ${FORMAT_LABEL[r.format]} | ${mb(r.totals.fileBytes)} MB | ${r.store === 'duckdb' ? 'DuckDB' : 'ClickHouse'} | ${rate(r.totals.flows / r.seconds)} | ${(r.totals.fileBytes / 2 ** 20 / r.seconds).toFixed(1)} | ${r.cpuSeconds.toFixed(1)} of ${r.seconds.toFixed(1)} s | ${mb(r.peakRss)} MB${r.peakExact ? '' : ' (sampled)'} |`,
+    `| ${FORMAT_LABEL[r.format]} | ${mb(r.totals.fileBytes)} MB | ${STORE_LABEL[r.store]} | ${rate(r.totals.flows / r.seconds)} | ${(r.totals.fileBytes / 2 ** 20 / r.seconds).toFixed(1)} | ${r.cpuSeconds.toFixed(1)} of ${r.seconds.toFixed(1)} s | ${mb(r.peakRss)} MB${r.peakExact ? '' : ' (sampled)'} |`,
   ),
 ].join('\n');
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
@@ -201,7 +252,8 @@ function report(done: boolean): string {
   `${done ? '' : `**Partial: ${results.length} of ${formats.length * stores.length} runs done.** `}Measured ${new Date().toISOString().slice(0, 10)} on ${machine}${clickhouseVersion === '' ? '' : `, ClickHouse ${clickhouseVersion} on the same machine over HTTP`}, with \`${command}\`. ` +
   `Each file (${records.toLocaleString('en-US')} flows, bench/cloud-generate.ts) is ingested in-process through \`ingestStream\` into a fresh store (DuckDB in a temporary directory; ` +
   `a fresh ClickHouse database), 64k-flow batches; records/s is wall time from the first byte read to the last batch stored; peak RSS is this process's VmHWM during the run ` +
-  `(DuckDB's buffers included, ClickHouse's server not). Stored flows, bytes and packets were checked equal to the generator's after every run.\n\n${table()}\n`
+  `(DuckDB's buffers included, ClickHouse's server not). Stored flows, bytes and packets were checked equal to the generator's after every run. ` +
+  `The peer, in the same run on the same file, is DuckDB's own CSV/JSON reader summing flows and bytes in SQL (checked equal too): no normalisation, orientation or store — what reading the format costs a native engine; for Azure it needs the document whole in memory.\n\n${table()}\n`
   );
 }
 
