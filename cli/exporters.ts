@@ -7,16 +7,19 @@ import { FlowmapError, isFlowmapError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { createStore } from '../store/index.js';
 
+/** The API of the `flowmap start` that owns the embedded data directory, from the config's host and port. */
+export function localServer(config: Config): string {
+  const host = config.api.host === '0.0.0.0' || config.api.host === '::' ? '127.0.0.1' : config.api.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.api.port}`;
+}
+
 export async function listExporters(config: Config, server: string | undefined, logger: Logger): Promise<ExporterSummary[]> {
   if (server !== undefined) return fetchExporters(server);
   let store;
   try {
     store = await createStore(config, { logger });
   } catch (err) {
-    if (isFlowmapError(err, 'FLOWMAP_STORE_LOCKED')) {
-      const host = config.api.host === '0.0.0.0' || config.api.host === '::' ? '127.0.0.1' : config.api.host;
-      return fetchExporters(`http://${host.includes(':') ? `[${host}]` : host}:${config.api.port}`);
-    }
+    if (isFlowmapError(err, 'FLOWMAP_STORE_LOCKED')) return fetchExporters(localServer(config));
     throw err;
   }
   try {

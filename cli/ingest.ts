@@ -1,16 +1,19 @@
 // `flowmap ingest FILE... --format aws-vpc|gcp-vpc|azure-nsg|azure-vnet`: cloud flow-log files
 // (gzip recognised by content, `-` for stdin) into the configured store, with progress on stderr
 // for big files and a ledger that keeps a file from being stored twice (`--list` shows it).
-import { statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import type { Config } from '../core/config.js';
-import { FlowmapError } from '../core/errors.js';
+import { FlowmapError, isFlowmapError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { createServicePorts } from '../collector/service-ports.js';
-import { IngestFailure, ingestFile, ingestStream, listLedger, recordInLedger, type IngestReport } from '../collector/cloud/ingest.js';
+import { IngestFailure, ingestFile, ingestStream, listLedger, recordInLedger, type IngestReport, type LedgerEntry } from '../collector/cloud/ingest.js';
 import { CLOUD_FORMATS, type CloudFormat } from '../collector/cloud/types.js';
-import { createStore } from '../store/index.js';
+import { createStore, type Store } from '../store/index.js';
+import { localServer } from './exporters.js';
 
 export interface IngestCommandOptions {
+  server?: string;
   format?: string;
   awsFormat?: string;
   list?: boolean;
@@ -23,23 +26,23 @@ const PROGRESS_FROM_BYTES = 64 * 1024 * 1024;
 const PROGRESS_EVERY_MS = 2000;
 
 export async function ingestCommand(files: string[], options: IngestCommandOptions, config: Config, logger: Logger, out: (line: string) => void, err: (line: string) => void): Promise<number> {
-  const store = await createStore(config, { logger });
+  if (options.server !== undefined) return ingestThroughServer(options.server, files, options, out, err);
+  let store: Store;
+  try {
+    store = await createStore(config, { logger });
+  } catch (e) {
+    // DESIGN.md §9: while `flowmap start` owns the embedded file, commands go through its API.
+    if (!isFlowmapError(e, 'FLOWMAP_STORE_LOCKED')) throw e;
+    const server = localServer(config);
+    err(`the data directory is in use by a running flowmap; sending to it at ${server}`);
+    return ingestThroughServer(server, files, options, out, err);
+  }
   try {
     if (options.list === true) {
-      const entries = await listLedger(store);
-      if (options.json === true) out(JSON.stringify({ ingested: entries }));
-      else if (entries.length === 0) out('no files ingested yet');
-      else {
-        for (const e of entries) {
-          out(`${e.ingestedAt}  ${e.format.padEnd(10)}  ${String(e.flows).padStart(10)} flows  ${e.sha256.slice(0, 16)}  ${e.file}${e.complete ? '' : `  INCOMPLETE: ${e.error ?? ''}`}`);
-        }
-      }
+      printLedger(await listLedger(store), options, out);
       return 0;
     }
-    const format = options.format;
-    if (format === undefined || !(CLOUD_FORMATS as readonly string[]).includes(format)) {
-      throw new FlowmapError('FLOWMAP_BAD_REQUEST', `--format must be one of ${CLOUD_FORMATS.join(', ')}${format === undefined ? '' : `, not '${format}'`}`);
-    }
+    const format = checkedFormat(options.format);
     if (files.length === 0) throw new FlowmapError('FLOWMAP_BAD_REQUEST', 'name at least one file (or - for standard input)');
     await store.migrate();
     const servicePorts = createServicePorts({ extra: config.collector.servicePorts });
@@ -50,7 +53,7 @@ export async function ingestCommand(files: string[], options: IngestCommandOptio
       let report: IngestReport;
       try {
         const options_ = {
-          format: format as CloudFormat,
+          format,
           file,
           servicePorts,
           awsFormat: options.awsFormat ?? config.ingest.awsFormat,
@@ -83,16 +86,88 @@ export async function ingestCommand(files: string[], options: IngestCommandOptio
         err(`flowmap: ${e instanceof Error ? e.message : String(e)}`);
         continue;
       }
-      const skipped = Object.entries(report.skipped).filter(([, n]) => n > 0);
-      if (options.json === true) out(JSON.stringify(report));
-      else {
-        out(`${file}: ${report.flows} flows stored${skipped.length > 0 ? `; skipped ${skipped.map(([r, n]) => `${r} ${n}`).join(', ')}` : ''}`);
-        for (const p of report.problems.slice(0, 10)) err(`${file}:${p.line}: ${p.reason}: ${p.detail}`);
-        if (report.problems.length > 10) err(`${file}: … ${report.problems.length - 10} more problems reported with --json`);
-      }
+      printReport(file, report, options, out, err);
     }
     return failed > 0 ? 1 : 0;
   } finally {
     await store.close();
   }
+}
+
+function printLedger(entries: (LedgerEntry & { sha256: string })[], options: IngestCommandOptions, out: (line: string) => void): void {
+  if (options.json === true) out(JSON.stringify({ ingested: entries }));
+  else if (entries.length === 0) out('no files ingested yet');
+  else {
+    for (const e of entries) {
+      out(`${e.ingestedAt}  ${e.format.padEnd(10)}  ${String(e.flows).padStart(10)} flows  ${e.sha256.slice(0, 16)}  ${e.file}${e.complete ? '' : `  INCOMPLETE: ${e.error ?? ''}`}`);
+    }
+  }
+}
+
+function printReport(file: string, report: Pick<IngestReport, 'flows' | 'skipped' | 'problems'>, options: IngestCommandOptions, out: (line: string) => void, err: (line: string) => void): void {
+  const skipped = Object.entries(report.skipped).filter(([, n]) => n > 0);
+  if (options.json === true) out(JSON.stringify(report));
+  else {
+    out(`${file}: ${report.flows} flows stored${skipped.length > 0 ? `; skipped ${skipped.map(([r, n]) => `${r} ${n}`).join(', ')}` : ''}`);
+    for (const p of report.problems.slice(0, 10)) err(`${file}:${p.line}: ${p.reason}: ${p.detail}`);
+    if (report.problems.length > 10) err(`${file}: … ${report.problems.length - 10} more problems reported with --json`);
+  }
+}
+
+/**
+ * The same command against a running flowmap's API: each file is streamed to
+ * POST /api/v1/flowlogs/{format} (the server keeps the ledger), `--list` reads GET /api/v1/flowlogs.
+ */
+async function ingestThroughServer(server: string, files: string[], options: IngestCommandOptions, out: (line: string) => void, err: (line: string) => void): Promise<number> {
+  const base = server.replace(/\/+$/, '');
+  const call = async (path: string, init?: RequestInit): Promise<{ status: number; body: Record<string, unknown> }> => {
+    let response: globalThis.Response;
+    try {
+      response = await fetch(`${base}${path}`, init);
+    } catch (e) {
+      throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `cannot reach ${base}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    const body = (await response.json().catch(() => ({ message: `answered ${response.status} without a JSON body` }))) as Record<string, unknown>;
+    return { status: response.status, body };
+  };
+  if (options.list === true) {
+    const { status, body } = await call('/api/v1/flowlogs');
+    if (status !== 200) throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `${base}/api/v1/flowlogs answered ${status}: ${String(body.message)}`);
+    printLedger(body.ingested as (LedgerEntry & { sha256: string })[], options, out);
+    return 0;
+  }
+  const format = checkedFormat(options.format);
+  if (files.length === 0) throw new FlowmapError('FLOWMAP_BAD_REQUEST', 'name at least one file (or - for standard input)');
+  if (options.force === true || options.awsFormat !== undefined) err('--force and --aws-format apply to a local store; the server uses its own ledger and ingest.awsFormat');
+  let failed = 0;
+  for (const file of files) {
+    const input = file === '-' ? process.stdin : createReadStream(file);
+    const init = { method: 'POST', body: Readable.toWeb(input) as ReadableStream, duplex: 'half', headers: { 'content-type': 'application/octet-stream' } } as RequestInit;
+    let answer: { status: number; body: Record<string, unknown> };
+    try {
+      answer = await call(`/api/v1/flowlogs/${format}?name=${encodeURIComponent(file)}`, init);
+    } catch (e) {
+      failed++;
+      err(`flowmap: ${file}: ${e instanceof Error ? e.message : String(e)}`);
+      continue;
+    }
+    if (answer.status !== 200) {
+      failed++;
+      err(`flowmap: ${typeof answer.body.message === 'string' ? answer.body.message : `the server answered ${answer.status}`}`);
+      continue;
+    }
+    if (answer.body.alreadyIngested === true) {
+      err(`${file}: already ingested; skipped`);
+      continue;
+    }
+    printReport(file, answer.body as unknown as IngestReport, options, out, err);
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+function checkedFormat(format: string | undefined): CloudFormat {
+  if (format === undefined || !(CLOUD_FORMATS as readonly string[]).includes(format)) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `--format must be one of ${CLOUD_FORMATS.join(', ')}${format === undefined ? '' : `, not '${format}'`}`);
+  }
+  return format as CloudFormat;
 }

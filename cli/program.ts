@@ -122,6 +122,7 @@ export function buildProgram(): Command {
     .option('--force', 'store a file again even if the ledger says it was ingested')
     .option('--list', 'list the files ingested so far (the ledger)')
     .option('--json', 'one JSON report per file')
+    .option('--server <url>', 'send the files to a running flowmap over HTTP (automatic in embedded mode while `flowmap start` owns the data directory)')
     .action(async (files: string[], options: IngestCommandOptions, command: Command) => {
       const config = configFrom(command);
       process.exitCode = await ingestCommand(files, options, config, loggerFor(config, true), (line) => process.stdout.write(`${line}\n`), (line) => process.stderr.write(`${line}\n`));

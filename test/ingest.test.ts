@@ -13,6 +13,7 @@ import { flowAt } from '../core/flow.js';
 import { formatAddress } from '../core/ip.js';
 import { silentLogger } from '../core/logger.js';
 import { createDuckDBStore } from '../store/index.js';
+import { freePort } from './services.js';
 
 const root = join(import.meta.dirname, '..');
 
@@ -27,10 +28,10 @@ const LOG = [
   '',
 ].join('\n');
 
-async function flowmap(args: string[], data: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function flowmap(args: string[], data: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), ...args, '--data', data], {
     cwd: root,
-    env: { ...process.env, CLICKHOUSE_URL: '', REDIS_URL: '', FLOWMAP_LOG_LEVEL: 'warn' },
+    env: { ...process.env, CLICKHOUSE_URL: '', REDIS_URL: '', FLOWMAP_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -158,6 +159,40 @@ describe('flowmap ingest', () => {
     }
     const again = await flowmap(['ingest', '--format', 'aws-vpc', file], data);
     assert.match(again.stderr, /flows\.parquet: already ingested/);
+  });
+
+  it('goes through the API of a running flowmap start that owns the data directory (DESIGN.md §9)', async () => {
+    const data = join(dir, 'served');
+    const port = await freePort();
+    const env = { ...process.env, CLICKHOUSE_URL: '', REDIS_URL: '', FLOWMAP_LOG_LEVEL: 'warn', FLOWMAP_API_PORT: String(port), FLOWMAP_COLLECTOR_LISTEN: '127.0.0.1:0' };
+    const server = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), 'start', '--data', data], { cwd: root, env, stdio: 'ignore' });
+    try {
+      const deadline = Date.now() + 60_000;
+      while ((await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0)) !== 200) {
+        assert.ok(Date.now() < deadline, 'flowmap start ready within 60 s');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const run = (args: string[]) => flowmap(args, data, { FLOWMAP_API_PORT: String(port) });
+      const first = await run(['ingest', '--format', 'aws-vpc', join(dir, 'flows.log')]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stderr, /in use by a running flowmap; sending to it at http:\/\/127\.0\.0\.1:\d+/);
+      assert.match(first.stdout, /flows\.log: 3 flows stored; skipped nodata 1, malformed 1/);
+      assert.match(first.stderr, /flows\.log:5: malformed: /);
+      const again = await run(['ingest', '--format', 'aws-vpc', join(dir, 'flows.log')]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /flows\.log: already ingested/);
+      const cut = await run(['ingest', '--format', 'aws-vpc', join(dir, 'cut.log.gz')]);
+      assert.equal(cut.code, 1);
+      assert.match(cut.stderr, /cut\.log\.gz:\d+: unexpected end of file/);
+      const list = await run(['ingest', '--list', '--json']);
+      const ingested = (JSON.parse(list.stdout) as { ingested: { file: string; flows: number; complete: boolean }[] }).ingested;
+      assert.deepEqual(ingested.map((e) => [e.file.endsWith('flows.log'), e.complete]).sort(), [[false, false], [true, true]]);
+      const totals = (await (await fetch(`http://127.0.0.1:${port}/api/v1/flowlogs`)).json()) as { ingested: unknown[] };
+      assert.equal(totals.ingested.length, 2);
+    } finally {
+      server.kill('SIGTERM');
+      if (server.exitCode === null) await new Promise((r) => server.once('exit', r));
+    }
   });
 
   it('refuses an unknown format and names the allowed ones', async () => {

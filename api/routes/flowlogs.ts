@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import { FlowmapError } from '../../core/errors.js';
-import { ingestFile } from '../../collector/cloud/ingest.js';
+import { ingestFile, listLedger } from '../../collector/cloud/ingest.js';
 import type { ServicePorts } from '../../collector/service-ports.js';
 import { CLOUD_FORMATS, CLOUD_SKIP_REASONS, type CloudFormat } from '../../collector/cloud/types.js';
 import type { Store } from '../../store/port.js';
@@ -42,6 +42,42 @@ export function flowlogRoutes(store: Store, options: { servicePorts: ServicePort
     // Every body reaches this route as the raw stream, whatever its content type.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+
+    app.get(
+      '/api/v1/flowlogs',
+      {
+        schema: {
+          tags: ['collector'],
+          summary: 'The ledger: flow-log files ingested so far, by SHA-256 of their bytes',
+          response: {
+            200: {
+              type: 'object',
+              required: ['ingested'],
+              properties: {
+                ingested: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['sha256', 'file', 'format', 'bytes', 'flows', 'ingestedAt', 'complete'],
+                    properties: {
+                      sha256: { type: 'string' },
+                      file: { type: 'string' },
+                      format: { type: 'string', enum: [...CLOUD_FORMATS] },
+                      bytes: { type: 'integer' },
+                      flows: { type: 'integer' },
+                      ingestedAt: { type: 'string', format: 'date-time' },
+                      complete: { type: 'boolean', description: 'false: the file failed part-way; `flows` of it are stored' },
+                      error: { type: 'string' },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+      async () => ({ ingested: await listLedger(store) }),
+    );
 
     app.post<{ Params: { format: CloudFormat }; Querystring: { name?: string } }>(
       '/api/v1/flowlogs/:format',
