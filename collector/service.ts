@@ -414,12 +414,11 @@ export async function startCollector(options: CollectorOptions, deps: CollectorD
     async ingest(batch: FlowBatch) {
       if (stopping !== undefined) throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', 'the collector is stopping');
       const bytes = encodeBatch(batch);
-      if (spool.size.bytes + bytes.length > options.spoolMaxBytes / 2) {
-        throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `the spool holds ${spool.size.bytes} bytes (limit ${options.spoolMaxBytes}); file ingest waits for the store`);
+      if (spool.size.batches > 0 && spool.size.bytes + bytes.length > options.spoolMaxBytes / 2) {
+        throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `the spool holds ${spool.size.bytes} bytes (limit ${options.spoolMaxBytes}); file ingest waits for the store`, { status: 503 });
       }
       flows += batch.length;
-      sink.pushFlows(bytes, batch.length);
-      await sink.idle();
+      await sink.pushFlowsAcknowledged(bytes, batch.length);
     },
     async drain(timeoutMs: number) {
       await flush();

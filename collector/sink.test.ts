@@ -69,6 +69,15 @@ describe('sink', () => {
     assert.ok(existsSync(rejected) && readdirSync(rejected).length === 1, 'the refused batch is kept for inspection');
   });
 
+  it('acknowledges a batch once stored, and rejects one the store refuses, so a file ingest knows what is safe', async () => {
+    const before = (await store.flowTotals({ from: NOW, to: NOW + 1 })).flows;
+    await sink.pushFlowsAcknowledged(encodeBatch(flowBatchOf(records(5000, 4))), 4);
+    assert.equal((await store.flowTotals({ from: NOW, to: NOW + 1 })).flows - before, 4, 'stored when the promise resolves');
+    const poison = flowBatchOf(records(5100, 2));
+    poison.columns.bytes[0] = 2 ** 60;
+    await assert.rejects(sink.pushFlowsAcknowledged(encodeBatch(poison), 2), /not stored or spooled/);
+  });
+
   it('stores everything when more batches arrive than one insert at a time can take', async () => {
     const before = (await store.flowTotals({ from: NOW, to: NOW + 1 })).flows;
     // Far more than the in-memory queue holds: the rest goes through the spool, in order.
@@ -76,5 +85,30 @@ describe('sink', () => {
     await sink.drained(30_000);
     assert.equal((await store.flowTotals({ from: NOW, to: NOW + 1 })).flows - before, 400);
     assert.equal(sink.spool.size.batches, 0);
+  });
+});
+
+describe('sink: acknowledged batches and a full spool', () => {
+  it('rejects an acknowledged batch the spool had no room for, while the store is down', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowmap-sink-full-'));
+    const store = await createDuckDBStore({ dataDir: dir }, { logger: silentLogger() });
+    await store.migrate();
+    const spool = await Spool.open(join(dir, 'spool'), { maxBytes: 1024 * 1024, logger: silentLogger() });
+    // The store is away: every insert fails, so batches go to the 1 MiB spool.
+    const away = { ...store, insertFlows: () => Promise.reject(new Error('store away')), ping: () => Promise.reject(new Error('store away')) } as Store;
+    const sink = new Sink(away, spool, silentLogger(), { inserted() {}, failed() {}, rejected() {} });
+    try {
+      const small = encodeBatch(flowBatchOf(records(0, 10)));
+      await sink.pushFlowsAcknowledged(small, 10);
+      assert.equal(spool.size.batches, 1, 'safe in the spool');
+      const big = encodeBatch(flowBatchOf(records(0, 20_000)));
+      assert.ok(big.length > 1024 * 1024);
+      await assert.rejects(sink.pushFlowsAcknowledged(big, 20_000), /not stored or spooled/);
+      assert.equal(spool.droppedRows, 20_000);
+    } finally {
+      await sink.close(1000);
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -32,6 +32,8 @@ const COUNTERS_MARK = '{"counters":';
 export interface SinkItem {
   bytes: Uint8Array;
   rows: number;
+  /** Told once whether the batch is safe (inserted, or written to the spool) or lost (dropped, refused). */
+  settled?: (safe: boolean) => void;
 }
 
 export interface SinkEvents {
@@ -94,6 +96,17 @@ export class Sink {
   /** Takes an encoded flow batch (batch-codec.ts). */
   pushFlows(bytes: Uint8Array, rows: number): void {
     this.push({ bytes, rows });
+  }
+
+  /**
+   * Takes an encoded flow batch and resolves once it is inserted or on disk in the spool; rejects
+   * when it was dropped (spool full, disk failing) or refused by the store as malformed — for
+   * callers that can keep the batch's source and offer it again (flow-log files), unlike routers.
+   */
+  pushFlowsAcknowledged(bytes: Uint8Array, rows: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.push({ bytes, rows, settled: (safe) => (safe ? resolve() : reject(new Error(`a batch of ${rows} flows was not stored or spooled (spool full, or refused by the store)`))) });
+    });
   }
 
   pushCounters(rows: SerializedCounters[]): void {
@@ -190,10 +203,12 @@ export class Sink {
         try {
           await this.insert(item);
           this.queue.shift();
+          item.settled?.(true);
         } catch (err) {
           if (refusedAsMalformed(err)) {
             this.queue.shift();
             this.reject(item, err);
+            item.settled?.(false);
             continue;
           }
           if (this.spooling && !this.closed) {
@@ -259,15 +274,20 @@ export class Sink {
         this.spool.droppedBatches++;
         this.spool.droppedRows += item.rows;
         this.warn.warn('spool-pending', { rows: item.rows, pendingBytes: this.pendingSpoolBytes }, 'spool writes fall behind; batch dropped');
+        item.settled?.(false);
         continue;
       }
       this.pendingSpoolBytes += item.bytes.length;
       this.spoolChain = this.spoolChain.then(async () => {
         try {
-          await this.spool.append(item.bytes, item.rows);
+          // false: the spool was full; it counted and logged the drop. (Awaited apart from the
+          // optional call: `settled?.(await …)` would skip the append for batches without one.)
+          const appended = await this.spool.append(item.bytes, item.rows);
+          item.settled?.(appended);
         } catch (err) {
           // The spool counts and logs full; anything else (disk gone) is logged here.
           this.warn.warn('spool', { err: describeError(err), rows: item.rows }, 'could not write a batch to the spool; it is lost');
+          item.settled?.(false);
         } finally {
           this.pendingSpoolBytes -= item.bytes.length;
         }

@@ -42,6 +42,10 @@ export interface IngestOptions {
    * `skipFlows` records are passed over, so they are not stored twice.
    */
   skipFlows?: number;
+  /** Awaited after each stored batch (the ledger's progress entry), before the next is parsed. */
+  afterBatch?(report: IngestReport): Promise<void>;
+  /** Aborts the ingest between chunks (shutdown); it fails as interrupted, resumable. */
+  signal?: AbortSignal;
   /** Called after each stored batch with bytes read so far (of the input as given). */
   progress?(bytesRead: number, flows: number): void;
 }
@@ -150,11 +154,13 @@ export async function ingestStream(input: AsyncIterable<Buffer>, store: FlowTarg
     }
     report.flows += b.length;
     options.progress?.(report.bytes, report.flows);
+    await options.afterBatch?.(report);
   };
 
   /** Newlines of the (decompressed) text so far, so a failure can say at which line it stopped. */
   let newlines = 0;
   const feed = async (chunk: Uint8Array): Promise<void> => {
+    options.signal?.throwIfAborted();
     for (let at = chunk.indexOf(0x0a); at >= 0; at = chunk.indexOf(0x0a, at + 1)) newlines++;
     parser.write(chunk);
     while (full.length > 0) await store_(full.shift() as FlowBatch);
@@ -168,10 +174,10 @@ export async function ingestStream(input: AsyncIterable<Buffer>, store: FlowTarg
     }
   } catch (err) {
     // What the parser completed before the damage was accepted: store it, then fail the input.
+    // The unterminated tail is not parsed: a line cut inside a number would read as a valid flow.
     let stored = !storeFailed;
     if (stored) {
       try {
-        parser.end();
         full.push(batch);
         while (full.length > 0) await store_(full.shift() as FlowBatch);
       } catch {
@@ -207,16 +213,24 @@ export async function ingestStream(input: AsyncIterable<Buffer>, store: FlowTarg
 async function* decompressed(input: AsyncIterable<Buffer>, onRaw: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
   const iterator = input[Symbol.asyncIterator]();
   const first = await iterator.next();
-  if (first.done === true) return;
+  if (first.done === true) {
+    await iterator.return?.();
+    return;
+  }
   const head: Buffer = first.value;
   async function* raw(): AsyncGenerator<Buffer> {
-    onRaw(head);
-    yield head;
-    for (;;) {
-      const next = await iterator.next();
-      if (next.done === true) return;
-      onRaw(next.value);
-      yield next.value;
+    try {
+      onRaw(head);
+      yield head;
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done === true) return;
+        onRaw(next.value);
+        yield next.value;
+      }
+    } finally {
+      // An ingest that stops early (damage, a store failure) closes its file (or DuckDB reader).
+      await iterator.return?.();
     }
   }
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) yield* gunzipped(raw());
@@ -246,23 +260,26 @@ async function* gunzipped(input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> 
     wake();
   });
   const settled = (): boolean => failure !== undefined || finished;
-  for await (const chunk of input) {
-    await new Promise<void>((resolve) => {
-      wake = resolve;
-      gunzip.write(chunk, () => resolve());
-    });
+  try {
+    for await (const chunk of input) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        gunzip.write(chunk, () => resolve());
+      });
+      while (out.length > 0) yield out.shift() as Buffer;
+      if (failure !== undefined) break;
+    }
+    if (failure === undefined) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        gunzip.end();
+        if (settled()) resolve();
+      });
+    }
     while (out.length > 0) yield out.shift() as Buffer;
-    if (failure !== undefined) break;
+  } finally {
+    gunzip.destroy();
   }
-  if (failure === undefined) {
-    await new Promise<void>((resolve) => {
-      wake = resolve;
-      gunzip.end();
-      if (settled()) resolve();
-    });
-  }
-  while (out.length > 0) yield out.shift() as Buffer;
-  gunzip.destroy();
   if (failure !== undefined) throw failure;
 }
 
@@ -287,11 +304,24 @@ export function fileInput(path: string, options: Pick<IngestOptions, 'format' | 
   return parquet ? parquetAsAwsText(path) : createReadStream(path);
 }
 
-export async function sha256OfFile(path: string): Promise<string> {
+export async function sha256OfFile(path: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  for await (const chunk of createReadStream(path, { signal })) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
+
+/** Ledger reads and writes need the store: when it fails, the answer is 503 (try again), not a bug. */
+async function ledgerCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof FlowmapError) throw err;
+    throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `the ingest ledger cannot be ${what}: ${err instanceof Error ? err.message : String(err)}`, { status: 503, cause: err });
+  }
+}
+
+/** Ingests of a file's hash running in this process: a second one waits, then finds the first's ledger entry. */
+const running = new Map<string, Promise<unknown>>();
 
 /**
  * Ingests one file unless the ledger has all of its bytes already (`force` ingests it anyway):
@@ -304,31 +334,58 @@ export async function ingestFile(
   store: Store,
   options: IngestOptions & { force?: boolean; target?: FlowTarget },
 ): Promise<{ report: IngestReport; known?: undefined } | { known: LedgerEntry; report?: undefined }> {
-  const sha256 = await sha256OfFile(path);
+  const sha256 = await sha256OfFile(path, options.signal);
+  // Two uploads of the same bytes at once (a client retrying after a proxy timeout): one at a time.
+  for (let other = running.get(sha256); other !== undefined; other = running.get(sha256)) await other.catch(() => undefined);
+  const run = ingestKnownHash(path, sha256, store, options);
+  running.set(sha256, run);
+  try {
+    return await run;
+  } finally {
+    running.delete(sha256);
+  }
+}
+
+async function ingestKnownHash(
+  path: string,
+  sha256: string,
+  store: Store,
+  options: IngestOptions & { force?: boolean; target?: FlowTarget },
+): Promise<{ report: IngestReport; known?: undefined } | { known: LedgerEntry; report?: undefined }> {
   let skipFlows = 0;
   if (options.force !== true) {
-    const known = await ledgerEntry(store, sha256);
+    const known = await ledgerCall('read', () => ledgerEntry(store, sha256));
     if (known !== undefined && known.complete) return { known };
     // An incomplete entry whose failure was in the bytes (a cut gzip) fails the same way again, after
-    // passing over what it stored; one whose store went away completes now.
+    // passing over what it stored; one whose store went away, or that was interrupted, completes now.
     if (known !== undefined) skipFlows = known.flows;
   }
+  const withSkipped = (report: IngestReport): IngestReport => ({ ...report, sha256, flows: report.flows + skipFlows });
   let report: IngestReport;
   try {
-    report = await ingestStream(fileInput(path, options), options.target ?? store, { ...options, skipFlows });
+    report = await ingestStream(fileInput(path, options), options.target ?? store, {
+      ...options,
+      skipFlows,
+      // Progress in the ledger after every batch: if the store or the process goes away mid-file,
+      // the next ingest of these bytes resumes after the last batch recorded (at most that one
+      // batch again, should the store fail between its insert and this write).
+      afterBatch: async (partial) => {
+        await recordInLedger(store, withSkipped(partial), 'interrupted before the end of the file; ingesting it again resumes');
+        await options.afterBatch?.(partial);
+      },
+    });
   } catch (err) {
     if (err instanceof IngestFailure) {
-      err.report.sha256 = sha256;
-      err.report.flows += skipFlows;
-      // Best effort: when the store itself is what failed, this fails too, and the next run starts
-      // from the entry before (or none) — it then passes over only what that entry counted.
-      await recordInLedger(store, err.report, err.message).catch(() => undefined);
+      const partial = withSkipped(err.report);
+      Object.assign(err.report, { sha256, flows: partial.flows });
+      // Best effort: when the store itself is what failed, this fails too, and the progress entry
+      // of the last stored batch stands.
+      await recordInLedger(store, partial, err.message).catch(() => undefined);
     }
     throw err;
   }
-  report.sha256 = sha256;
-  report.flows += skipFlows;
-  await recordInLedger(store, report);
+  report = withSkipped(report);
+  await ledgerCall('written', () => recordInLedger(store, report));
   return { report };
 }
 

@@ -77,14 +77,38 @@ describe('watched directory', () => {
     await w.stop();
   });
 
-  it('passes over files being written (.tmp, .part, dot files) and subdirectories', async () => {
+  it('passes over files being written (.tmp, .part, .gstmp, dot files); reads subdirectories and keeps their paths in done/', async () => {
     const w = watcher();
-    for (const name of ['a.log.tmp', 'b.log.part', '.c.log']) writeFileSync(join(dir, name), awsLog(1));
-    mkdirSync(join(dir, 'sub'));
+    for (const name of ['a.log.tmp', 'b.log.part', '.c.log', 'd.log_.gstmp']) writeFileSync(join(dir, name), awsLog(1));
+    const nested = join(dir, 'AWSLogs', '123456789010', 'vpcflowlogs', 'eu-west-1', '2024', '01', '02');
+    mkdirSync(nested, { recursive: true });
+    writeFileSync(join(nested, 'flows.log.gz'), gzipSync(awsLog(3)));
     await w.poll();
     const second = await w.poll();
-    assert.deepEqual(second, { ingested: [], failed: [], waiting: [], alreadyIngested: [] });
-    assert.equal((await store.flowTotals(RANGE)).flows, 0);
+    assert.deepEqual(second.ingested.map((i) => [i.file, i.flows]), [[join(nested, 'flows.log.gz'), 3]]);
+    assert.deepEqual(second.waiting, []);
+    assert.equal((await store.flowTotals(RANGE)).flows, 3);
+    assert.ok(existsSync(join(dir, 'done', 'AWSLogs', '123456789010', 'vpcflowlogs', 'eu-west-1', '2024', '01', '02', 'flows.log.gz')));
+    // done/ itself is not read again.
+    assert.deepEqual(await w.poll(), { ingested: [], failed: [], waiting: [], alreadyIngested: [] });
+    await w.stop();
+  });
+
+  it('sets aside a file that is not of the directory\'s format instead of retrying it forever', async () => {
+    const w = watcher();
+    // A Parquet file ("PAR1") in an AWS directory is read; in this test the directory is AWS, so use a
+    // GCP watcher on the same directory.
+    const gcp = createWatcher(
+      { dirs: [`gcp-vpc=${dir}`], intervalMs: 100, after: 'move', stateFile: join(root, 'state', 'gcp.json'), servicePorts },
+      { store, target: store, logger: silentLogger() },
+    );
+    writeFileSync(join(dir, 'flows.parquet'), Buffer.from('PAR1 not really parquet PAR1'));
+    await gcp.poll();
+    const result = await gcp.poll();
+    assert.equal(result.failed.length, 1);
+    assert.match(result.failed[0]?.error ?? '', /Parquet file; only AWS VPC flow logs come as Parquet/);
+    assert.ok(existsSync(join(dir, 'failed', 'flows.parquet.error.txt')));
+    await gcp.stop();
     await w.stop();
   });
 

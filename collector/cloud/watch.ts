@@ -1,20 +1,26 @@
 // Watched directories of cloud flow-log files (config `ingest.watch`: FORMAT=DIR): the collector
-// reads each directory every `intervalMs`, takes a file once its size and modification time stayed
-// the same for one interval (a writer still copying it in is left alone), and ingests it like
+// reads each directory tree every `intervalMs`, takes a file once its size and modification time
+// stayed the same for one interval (a writer still copying it in is left alone), and ingests it like
 // `flowmap ingest` — same parsers, same orientation, same ledger — but into the collector's sink,
-// so a store outage spools the flows instead of failing the file.
+// so a store outage while a file is read spools its flows instead of failing it. (A file is only
+// started while the store answers: its ledger entry is read first.)
 //
 // What happens to a file afterwards (`after`): `move` puts it into `DIR/done/` (or `DIR/failed/`,
-// next to a `NAME.error.txt` saying why), `delete` removes it, `keep` leaves it and remembers it.
+// next to a `NAME.error.txt` saying why), keeping its path below DIR; `delete` removes it; `keep`
+// leaves it and remembers it (for sync tools that would fetch a moved file again).
 //
-// Nothing twice, nothing lost: the watcher keeps a state file (`<data>/ingest-watch.json`) with the
-// files it finished (path, size, mtime: no re-hashing of a kept file at every poll), the flows of
-// each file already taken by the sink (so a file interrupted by a full spool or a restart resumes
-// after them), and ledger entries not yet written because the store was away (written once it
-// answers). Files whose name starts with a dot or ends in .tmp/.part/.partial are still being
-// written by someone and are passed over, as are subdirectories.
+// Nothing twice, nothing lost. The watcher keeps two files beside each other:
+// - `<data>/ingest-watch.json`: the files it finished (path, size, mtime: no re-hashing of a kept
+//   file at every pass) and ledger entries not yet written because the store was away (written
+//   once it answers; a file whose hash is pending counts as ingested). Written before a file is
+//   moved, so a crash in between leaves the file to be recognised, not read again.
+// - `<data>/ingest-watch.json.progress`: the flows of each unfinished file (by SHA-256) the sink has
+//   safely taken, written after every batch, so a file interrupted by a full spool, a shutdown or a
+//   crash resumes after them.
+// Names that start with a dot or end in .tmp/.part/.partial/.crdownload/.gstmp are still being
+// written by someone and are passed over, as are DIR/done/ and DIR/failed/.
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { Counter, type Registry } from 'prom-client';
 import { describeError, isFlowmapError } from '../../core/errors.js';
 import type { FlowBatch } from '../../core/flow.js';
@@ -60,6 +66,7 @@ export interface Watcher {
   start(): void;
   /** One pass now (tests, and the timer). Passes never overlap: a second call waits for the first. */
   poll(): Promise<PollResult>;
+  /** Interrupts a file in progress between batches (it resumes at the next start) and ends the timer. */
   stop(): Promise<void>;
 }
 
@@ -72,13 +79,13 @@ interface State {
   version: 1;
   /** Files finished (kept in place with `after: keep`), by path. */
   finished: Record<string, FileState & { sha256: string }>;
-  /** Flows of a file (by SHA-256) the sink already took, from an ingest that did not finish. */
-  progress: Record<string, number>;
   /** Ledger entries the store could not take when their file finished. */
   pendingLedger: { report: IngestReport; error?: string }[];
 }
 
-const BUSY_NAME = /^\.|\.(tmp|part|partial|crdownload)$/i;
+const BUSY_NAME = /^\.|\.(tmp|part|partial|crdownload|gstmp)$/i;
+/** Subdirectories of a watched directory the watcher itself writes. */
+const OWN_DIRS = new Set(['done', 'failed']);
 /** Finished files remembered with `after: keep`; the oldest are forgotten past this (the ledger still knows them). */
 const MAX_FINISHED = 100_000;
 
@@ -91,14 +98,35 @@ export function parseWatchDirs(entries: readonly string[]): { format: CloudForma
   });
 }
 
-function readWatchState(path: string, logger: Logger): State {
+function readJson<T>(path: string, logger: Logger, fallback: T, valid: (value: T) => boolean): T {
   try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as State;
-    if (parsed.version === 1) return { version: 1, finished: parsed.finished ?? {}, progress: parsed.progress ?? {}, pendingLedger: parsed.pendingLedger ?? [] };
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as T;
+    if (valid(parsed)) return parsed;
+    logger.warn({ path }, 'watched-directory state has an unknown shape; starting afresh (the ledger still prevents double ingest)');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ err: describeError(err), path }, 'watched-directory state unreadable; starting afresh (the ledger still prevents double ingest)');
   }
-  return { version: 1, finished: {}, progress: {}, pendingLedger: [] };
+  return fallback;
+}
+
+function writeJson(path: string, value: unknown): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, JSON.stringify(value));
+  renameSync(tmp, path);
+}
+
+/** Regular files under `dir`, depth first in name order, leaving out busy names and the watcher's own folders. */
+function filesUnder(dir: string, top = dir): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (BUSY_NAME.test(entry.name)) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (dir === top && OWN_DIRS.has(entry.name)) continue;
+      out.push(...filesUnder(path, top));
+    } else if (entry.isFile()) out.push(path);
+  }
+  return out;
 }
 
 export function createWatcher(options: WatchOptions, deps: WatchDeps): Watcher {
@@ -106,23 +134,23 @@ export function createWatcher(options: WatchOptions, deps: WatchDeps): Watcher {
   const warn = new RateLimitedLog(logger);
   const dirs = parseWatchDirs(options.dirs);
   mkdirSync(dirname(options.stateFile), { recursive: true });
-  const state = readWatchState(options.stateFile, logger);
+  const progressFile = `${options.stateFile}.progress`;
+  const state = readJson<State>(options.stateFile, logger, { version: 1, finished: {}, pendingLedger: [] }, (s) => s.version === 1 && typeof s.finished === 'object' && Array.isArray(s.pendingLedger));
+  const progress = readJson<Record<string, number>>(progressFile, logger, {}, (p) => typeof p === 'object' && p !== null);
   /** Size and mtime at the previous pass, for files not taken yet: a file is taken when they stay the same. */
   const lastSeen = new Map<string, FileState>();
   const registers = deps.registry === undefined ? [] : [deps.registry];
   const files = new Counter({ name: 'flowmap_ingest_watch_files_total', help: 'files taken from watched directories, by format and outcome', labelNames: ['format', 'outcome'], registers });
   const flowsTaken = new Counter({ name: 'flowmap_ingest_watch_flows_total', help: 'flows from watched-directory files handed to the collector sink', labelNames: ['format'], registers });
   const skippedRecords = new Counter({ name: 'flowmap_ingest_watch_skipped_total', help: 'records of watched-directory files skipped, by reason', labelNames: ['format', 'reason'], registers });
+  const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<PollResult> | undefined;
-  let stopped = false;
 
-  const save = (): void => {
+  const saveState = (): void => {
     const names = Object.keys(state.finished);
     for (const name of names.slice(0, Math.max(0, names.length - MAX_FINISHED))) delete state.finished[name];
-    const tmp = `${options.stateFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify(state));
-    renameSync(tmp, options.stateFile);
+    writeJson(options.stateFile, state);
   };
 
   const writePendingLedger = async (): Promise<void> => {
@@ -130,51 +158,61 @@ export function createWatcher(options: WatchOptions, deps: WatchDeps): Watcher {
       const entry = state.pendingLedger[0] as State['pendingLedger'][number];
       await recordInLedger(deps.store, entry.report, entry.error);
       state.pendingLedger.shift();
-      save();
+      saveState();
     }
   };
 
-  /** Moves, deletes or remembers a file that is done with; `error` marks a failed one. */
-  const settle = (dir: string, path: string, seen: FileState, sha256: string, error?: string): void => {
+  /** Moves or deletes a file that is done with (remembered instead with `keep`); `error` marks a failed one. */
+  const settle = (dir: string, path: string, error?: string): void => {
     lastSeen.delete(path);
-    if (options.after === 'keep') {
-      state.finished[path] = { ...seen, sha256 };
-      return;
-    }
+    if (options.after === 'keep') return;
     if (options.after === 'delete') {
       unlinkSync(path);
       return;
     }
-    const to = join(dir, error === undefined ? 'done' : 'failed');
-    mkdirSync(to, { recursive: true });
-    renameSync(path, join(to, basename(path)));
-    if (error !== undefined) writeFileSync(join(to, `${basename(path)}.error.txt`), `${error}\n`);
+    const to = join(dir, error === undefined ? 'done' : 'failed', relative(dir, path));
+    mkdirSync(dirname(to), { recursive: true });
+    renameSync(path, to);
+    if (error !== undefined) writeFileSync(`${to}.error.txt`, `${error}\n`);
+  };
+
+  /** Records the outcome (state first, so a crash before the move leaves a recognisable file), then moves the file. */
+  const finish = (dir: string, path: string, seen: FileState, report: IngestReport, error?: string): void => {
+    state.pendingLedger.push(error === undefined ? { report } : { report, error });
+    if (options.after === 'keep') state.finished[path] = { ...seen, sha256: report.sha256 };
+    saveState();
+    delete progress[report.sha256];
+    writeJson(progressFile, progress);
+    settle(dir, path, error);
   };
 
   const ingestOne = async (format: CloudFormat, dir: string, path: string, seen: FileState, result: PollResult): Promise<void> => {
-    const sha256 = await sha256OfFile(path);
-    const known = await ledgerEntry(deps.store, sha256);
+    const sha256 = await sha256OfFile(path, abort.signal);
+    const pending = state.pendingLedger.find((e) => e.report.sha256 === sha256 && e.error === undefined);
+    const known = pending === undefined ? await ledgerEntry(deps.store, sha256) : { file: pending.report.file, flows: pending.report.flows, complete: true };
     if (known?.complete === true) {
       logger.info({ file: path, as: known.file, flows: known.flows }, 'already ingested; not stored again');
       files.inc({ format, outcome: 'already_ingested' });
       result.alreadyIngested.push(path);
-      settle(dir, path, seen, sha256);
+      if (options.after === 'keep') {
+        state.finished[path] = { ...seen, sha256 };
+        saveState();
+      }
+      settle(dir, path);
       return;
     }
-    const skipFlows = Math.max(known?.flows ?? 0, state.progress[sha256] ?? 0);
+    const skipFlows = Math.max(known?.flows ?? 0, progress[sha256] ?? 0);
     let targetFailed = false;
     const target: FlowTarget = {
       async insertFlows(batch: FlowBatch) {
         try {
-          // Shutdown interrupts a big file between batches; the next start resumes after them.
-          if (stopped) throw new Error('the watcher is stopping');
           await deps.target.insertFlows(batch);
         } catch (err) {
           targetFailed = true;
           throw err;
         }
-        state.progress[sha256] = (state.progress[sha256] ?? skipFlows) + batch.length;
-        save();
+        progress[sha256] = (progress[sha256] ?? skipFlows) + batch.length;
+        writeJson(progressFile, progress);
       },
     };
     let report: IngestReport;
@@ -187,17 +225,26 @@ export function createWatcher(options: WatchOptions, deps: WatchDeps): Watcher {
         awsFormat: options.awsFormat,
         batchRows: options.batchRows,
         skipFlows,
+        signal: abort.signal,
       });
     } catch (err) {
-      if (!(err instanceof IngestFailure) || targetFailed) {
-        // The sink could not take it now (spool past half, collector stopping): the flows it took are
-        // in `progress`, and the next pass resumes after them.
+      if (abort.signal.aborted || targetFailed || (err instanceof IngestFailure && err.storeFailed)) {
+        // Shutdown, or the sink could not take it now (spool past half): the flows it took are in
+        // `progress`, and the next pass resumes after them.
         warn.warn(`wait:${path}`, { file: path, err: describeError(err) }, 'flow-log file left for a later pass');
         result.waiting.push(path);
         return;
       }
-      report = err.report;
-      error = err.message;
+      if (err instanceof IngestFailure) {
+        report = err.report;
+        error = err.message;
+      } else if (isFlowmapError(err, 'FLOWMAP_BAD_REQUEST')) {
+        // The file is not of the directory's format (a Parquet file in a GCP directory): it cannot get better.
+        report = { file: path, format, sha256, bytes: seen.size, flows: 0, resumedAfter: 0, skipped: { nodata: 0, skipdata: 0, malformed: 0, missing_field: 0, bad_value: 0, unsupported: 0 }, problems: [] };
+        error = err.message;
+      } else {
+        throw err;
+      }
     }
     report.sha256 = sha256;
     report.flows += skipFlows;
@@ -205,18 +252,14 @@ export function createWatcher(options: WatchOptions, deps: WatchDeps): Watcher {
     for (const [reason, n] of skipped) skippedRecords.inc({ format, reason }, n);
     flowsTaken.inc({ format }, report.flows - skipFlows);
     for (const p of report.problems.slice(0, 5)) warn.warn(`problem:${path}`, { file: path, line: p.line, reason: p.reason, detail: p.detail }, 'record skipped');
-    // Settled before the ledger is written: a store that is away must not make the file be read again.
-    state.pendingLedger.push(error === undefined ? { report } : { report, error });
-    delete state.progress[sha256];
-    settle(dir, path, seen, sha256, error);
-    save();
+    finish(dir, path, seen, report, error);
     if (error === undefined) {
       files.inc({ format, outcome: 'ingested' });
       logger.info({ file: path, flows: report.flows, resumedAfter: report.resumedAfter, skipped: Object.fromEntries(skipped) }, 'flow-log file ingested');
       result.ingested.push({ file: path, flows: report.flows, resumedAfter: report.resumedAfter, skipped: skipped.reduce((n, [, k]) => n + k, 0) });
     } else {
       files.inc({ format, outcome: 'failed' });
-      logger.error({ file: path, flows: report.flows, err: error }, 'flow-log file failed part-way; the flows before the failure are kept');
+      logger.error({ file: path, flows: report.flows, err: error }, 'flow-log file failed; the flows before the failure are kept');
       result.failed.push({ file: path, error, flows: report.flows });
     }
     await writePendingLedger().catch((err: unknown) => warn.warn('ledger', { err: describeError(err) }, 'ledger entry not written yet; retried at the next pass'));
@@ -225,25 +268,24 @@ export function createWatcher(options: WatchOptions, deps: WatchDeps): Watcher {
   const pass = async (): Promise<PollResult> => {
     const result: PollResult = { ingested: [], failed: [], waiting: [], alreadyIngested: [] };
     await writePendingLedger().catch((err: unknown) => warn.warn('ledger', { err: describeError(err) }, 'ledger entries not written yet; retried at the next pass'));
+    const present = new Set<string>();
     for (const { format, dir } of dirs) {
-      let names: string[];
+      let paths: string[];
       try {
-        names = readdirSync(dir).sort();
+        paths = filesUnder(dir);
       } catch (err) {
         warn.warn(`dir:${dir}`, { dir, err: describeError(err) }, 'watched directory cannot be read');
         continue;
       }
-      for (const name of names) {
-        if (stopped) return result;
-        if (BUSY_NAME.test(name)) continue;
-        const path = join(dir, name);
+      for (const path of paths) {
+        if (abort.signal.aborted) return result;
+        present.add(path);
         let seen: FileState;
         try {
           const stat = statSync(path);
-          if (!stat.isFile()) continue;
           seen = { size: stat.size, mtimeMs: stat.mtimeMs };
         } catch {
-          continue; // gone since readdir
+          continue; // gone since it was listed
         }
         const finished = state.finished[path];
         if (finished !== undefined && finished.size === seen.size && finished.mtimeMs === seen.mtimeMs) continue;
@@ -257,19 +299,13 @@ export function createWatcher(options: WatchOptions, deps: WatchDeps): Watcher {
           await ingestOne(format, dir, path, seen, result);
         } catch (err) {
           // The ledger could not be read (store away), or the file vanished or could not be moved.
-          warn.warn(`file:${path}`, { file: path, err: describeError(err) }, isFlowmapError(err) ? 'flow-log file left for a later pass' : 'flow-log file could not be handled; retried at the next pass');
+          warn.warn(`file:${path}`, { file: path, err: describeError(err) }, 'flow-log file left for a later pass');
           result.waiting.push(path);
         }
       }
     }
     // Forget files that went away without us.
-    for (const path of lastSeen.keys()) {
-      try {
-        statSync(path);
-      } catch {
-        lastSeen.delete(path);
-      }
-    }
+    for (const path of lastSeen.keys()) if (!present.has(path)) lastSeen.delete(path);
     return result;
   };
 
@@ -294,14 +330,14 @@ export function createWatcher(options: WatchOptions, deps: WatchDeps): Watcher {
         poll()
           .catch((err: unknown) => warn.warn('poll', { err: describeError(err) }, 'watched-directory pass failed'))
           .finally(() => {
-            if (!stopped) timer = setTimeout(tick, options.intervalMs);
+            if (!abort.signal.aborted) timer = setTimeout(tick, options.intervalMs);
           });
       };
       timer = setTimeout(tick, 0);
     },
     poll,
     async stop() {
-      stopped = true;
+      abort.abort();
       clearTimeout(timer);
       await running?.catch(() => undefined);
     },
