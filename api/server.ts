@@ -5,10 +5,12 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from '../core/logger.js';
+import { configSchema, type Config } from '../core/config.js';
 import { registerErrorHandling } from './errors.js';
 import { createMetrics, type ApiMetrics } from './metrics.js';
 import { exporterRoutes } from './routes/exporters.js';
 import { flowlogRoutes } from './routes/flowlogs.js';
+import { inventoryImportRoutes, inventoryRoutes } from './routes/inventory.js';
 import { firehoseRoutes } from './routes/firehose.js';
 import { createServicePorts, type ServicePorts } from '../collector/service-ports.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
@@ -40,6 +42,8 @@ export interface ApiDeps {
   awsFormat?: string;
   /** Largest flow-log upload, bytes (POST /api/v1/flowlogs/{format}). */
   uploadMaxBytes?: number;
+  /** Resolver settings for /api/v1/inventory/resolve (the `inventory` config section). */
+  inventory?: Config['inventory'];
 }
 
 export interface Api {
@@ -73,6 +77,7 @@ export async function createApi(config: ApiConfig, deps: ApiDeps): Promise<Api> 
       tags: [
         { name: 'health', description: 'liveness, readiness and metrics' },
         { name: 'collector', description: 'exporters and what the collectors received from them' },
+        { name: 'inventory', description: 'workloads, labels, address bindings over time, CIDR rules, imports and resolution' },
       ],
     },
   });
@@ -81,6 +86,8 @@ export async function createApi(config: ApiConfig, deps: ApiDeps): Promise<Api> 
   if (deps.store !== undefined) {
     await app.register(exporterRoutes(deps.store, deps.liveExporters));
     await app.register(flowlogRoutes(deps.store, { servicePorts: deps.servicePorts ?? createServicePorts(), awsFormat: deps.awsFormat, maxBytes: deps.uploadMaxBytes }));
+    await app.register(inventoryRoutes(deps.store, deps.inventory ?? configSchema.parse({}).inventory));
+    await app.register(inventoryImportRoutes(deps.store));
     await app.register(firehoseRoutes(deps.store, { accessKey: deps.firehoseAccessKey, servicePorts: deps.servicePorts ?? createServicePorts(), awsFormat: deps.awsFormat }));
   }
 

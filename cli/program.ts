@@ -10,6 +10,7 @@ import { decodeCaptureFile, summaryText } from './decode.js';
 import { handleSignals, runRoles, type Role } from './roles.js';
 import { exportersText, listExporters } from './exporters.js';
 import { ingestCommand, type IngestCommandOptions } from './ingest.js';
+import { inventoryImport, inventoryList, inventoryResolve } from './inventory.js';
 
 interface GlobalOptions {
   config?: string;
@@ -126,6 +127,48 @@ export function buildProgram(): Command {
     .action(async (files: string[], options: IngestCommandOptions, command: Command) => {
       const config = configFrom(command);
       process.exitCode = await ingestCommand(files, options, config, loggerFor(config, true), (line) => process.stdout.write(`${line}\n`), (line) => process.stderr.write(`${line}\n`));
+    });
+
+  const print = (line: string): void => void process.stdout.write(`${line}\n`);
+  const warn = (line: string): void => void process.stderr.write(`${line}\n`);
+  const serverOption = '--server <url>';
+  const serverHelp = 'use a running flowmap over HTTP (automatic in embedded mode while `flowmap start` owns the data directory)';
+  const inventory = program.command('inventory').description('workloads, labels and address bindings over time: import, list, resolve');
+  inventory
+    .command('import')
+    .description('import inventory files: CSV (ip or cidr, name, a column per label, valid_from/valid_to), flowmap JSON, `kubectl get pods -A -o json`, `aws ec2 describe-instances` (- reads standard input)')
+    .argument('[files...]', 'inventory files')
+    .option('--format <format>', 'csv, json, kubectl or ec2 (default: recognised from the content)')
+    .option('--source <name>', 'who asserts these records, e.g. kubectl:prod-cluster (default the file name); the newest source wins overlapping bindings')
+    .option('--close-missing', "the file is a full snapshot: end this source's open bindings it no longer lists")
+    .option('--json', 'one JSON report per file, with every skipped row and overlapping binding')
+    .option(serverOption, serverHelp)
+    .action(async (files: string[], options: { format?: string; source?: string; closeMissing?: boolean; json?: boolean; server?: string }, command: Command) => {
+      const config = configFrom(command);
+      process.exitCode = await inventoryImport(files, options, config, loggerFor(config, true), print, warn);
+    });
+  inventory
+    .command('list')
+    .description('list workloads with their labels, then the CIDR label rules')
+    .option('--search <text>', 'workloads whose id or name contains this (case-insensitive)')
+    .option('--label <key=value...>', 'workloads with this label (repeatable: all must hold)')
+    .option('--json', 'print as JSON')
+    .option(serverOption, serverHelp)
+    .action(async (options: { search?: string; label?: string[]; json?: boolean; server?: string }, command: Command) => {
+      const config = configFrom(command);
+      process.exitCode = await inventoryList(options, config, loggerFor(config, true), print, warn);
+    });
+  inventory
+    .command('resolve')
+    .description('the group an address belonged to at a time, and why (workload, binding, CIDR rule)')
+    .argument('<addresses...>', 'IPv4 or IPv6 addresses')
+    .option('--at <time>', 'ISO-8601 time (UTC unless it says otherwise) or Unix seconds; default now')
+    .option('--group-by <keys>', 'label keys of the group, comma-separated (default inventory.groupBy: app,env)')
+    .option('--json', 'one JSON object per address')
+    .option(serverOption, serverHelp)
+    .action(async (addresses: string[], options: { at?: string; groupBy?: string; json?: boolean; server?: string }, command: Command) => {
+      const config = configFrom(command);
+      process.exitCode = await inventoryResolve(addresses, options, config, loggerFor(config, true), print, warn);
     });
 
   program

@@ -150,6 +150,7 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
         firehoseAccessKey: config.ingest.firehoseAccessKey,
         awsFormat: config.ingest.awsFormat,
         uploadMaxBytes: config.ingest.uploadMaxBytes,
+        inventory: config.inventory,
       });
       stops.push(() => server.stop());
       api = await server.start();

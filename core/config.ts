@@ -85,6 +85,26 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    inventory: z
+      .object({
+        groupBy: list(z.string().regex(/^[A-Za-z0-9_./-]{1,63}$/, 'must be label keys, comma-separated (app,env)')).default(['app', 'env']),
+        unlabeledPrefixV4: z.coerce.number().int().min(8, 'must be 8-32').max(32, 'must be 8-32').default(24),
+        unlabeledPrefixV6: z.coerce.number().int().min(16, 'must be 16-128').max(128, 'must be 16-128').default(64),
+        external: list(
+          z.string().refine((v) => {
+            const at = v.indexOf('=');
+            if (at < 1 || ['internet', 'unlabeled'].includes(v.slice(0, at))) return false;
+            try {
+              parsePrefix(v.slice(at + 1));
+              return true;
+            } catch {
+              return false;
+            }
+          }, 'must be NAME=CIDR, NAME not internet or unlabeled (saas-crm=198.51.100.0/24)'),
+        ).default([]),
+      })
+      .strict()
+      .prefault({}),
     retention: z
       .object({ days: z.coerce.number().int().min(1, 'must be at least 1 day').max(36_500, 'must be at most 36500').default(35) })
       .strict()
@@ -137,6 +157,10 @@ export const ENVIRONMENT: ReadonlyArray<readonly [variable: string, path: string
   ['FLOWMAP_INGEST_WATCH_AFTER', 'ingest.watchAfter', 'what happens to an ingested file: move (into done/, failed ones into failed/), delete, or keep (default move)'],
   ['FLOWMAP_INGEST_AWS_FORMAT', 'ingest.awsFormat', 'AWS VPC custom format of lines without a header line, for watched files, uploads and Firehose (${version} ${srcaddr} … or bare names)'],
   ['FLOWMAP_INGEST_UPLOAD_MAX_BYTES', 'ingest.uploadMaxBytes', 'largest flow-log file POST /api/v1/flowlogs/{format} takes; larger uploads get 413 (default 2147483648)'],
+  ['FLOWMAP_INVENTORY_GROUP_BY', 'inventory.groupBy', 'label keys that make a group (default app,env)'],
+  ['FLOWMAP_INVENTORY_UNLABELED_V4', 'inventory.unlabeledPrefixV4', 'prefix length of the unlabeled group of a private IPv4 address (default 24)'],
+  ['FLOWMAP_INVENTORY_UNLABELED_V6', 'inventory.unlabeledPrefixV6', 'prefix length of the unlabeled group of a private IPv6 address (default 64)'],
+  ['FLOWMAP_INVENTORY_EXTERNAL', 'inventory.external', 'known external ranges as named groups, comma-separated NAME=CIDR (saas-crm=198.51.100.0/24)'],
   ['FLOWMAP_RETENTION_DAYS', 'retention.days', 'days of flows kept; older day partitions are dropped (default 35)'],
 ];
 
