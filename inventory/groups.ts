@@ -41,12 +41,17 @@ export function labelsAtGranularity(groupBy: readonly string[], labels: Labels):
   const kept: Record<string, string> = {};
   const parts: string[] = [];
   for (const name of groupBy) {
-    const value = labels[name];
+    // Own keys only: `toString` as a label key must not find Object.prototype's.
+    const value = Object.hasOwn(labels, name) ? labels[name] : undefined;
     if (value === undefined) continue;
     kept[name] = value;
     parts.push(`${escapeKeyPart(name)}=${escapeKeyPart(value)}`);
   }
-  return parts.length === 0 ? undefined : { key: parts.join(','), labels: kept };
+  if (parts.length === 0) return undefined;
+  // A label group whose key reads like an unresolved or workload group (groupBy `group`, a label
+  // group=internet) gets a prefix, so the two can never share a key.
+  const key = parts.join(',');
+  return { key: /^(group|workload)=/.test(key) ? `labels:${key}` : key, labels: kept };
 }
 
 /** Append-only: ids are positions and never change. */

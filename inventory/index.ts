@@ -4,7 +4,7 @@ import type { Config } from '../core/config.js';
 import { parsePrefix } from '../core/ip.js';
 import type { ResolverOptions } from './resolver.js';
 
-export { detectFormat, IMPORT_FORMATS, parseInventory, type ImportFormat, type ImportProblem, type ParsedInventory } from './import/index.js';
+export { detectFormat, IMPORT_FORMATS, parseInventory, parseIsoTime, type ImportFormat, type ImportProblem, type ParsedInventory } from './import/index.js';
 export { CRITICALITIES, WELL_KNOWN_LABELS, type Binding, type BindingConflict, type CidrRule, type Criticality, type Inventory, type Labels, type Workload } from './model.js';
 export { createResolver, DEFAULT_GROUP_BY, PRIVATE_RANGES, type Resolution, type Resolver, type ResolverCache, type ResolverOptions } from './resolver.js';
 export type { Group, GroupKind } from './groups.js';
@@ -17,7 +17,9 @@ export {
   listRules,
   listWorkloads,
   loadInventory,
+  removeRule,
   removeWorkload,
+  saveRule,
   saveWorkload,
   type ImportSummary,
 } from './store.js';

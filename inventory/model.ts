@@ -13,7 +13,9 @@
 //    conflicts: `findConflicts` reports them, and the import that created them says so.
 // 2. CIDR rules. Of the rules whose prefix contains the address, the most specific (longest prefix)
 //    wins alone — its labels are not merged with those of shorter prefixes; of two rules with the
-//    same prefix the one given last wins.
+//    same prefix the one given last wins. Addresses are 16 bytes with IPv4 mapped into
+//    ::ffff:0:0/96, so an IPv6 prefix of /80 or shorter that covers that range (::/0 above all)
+//    covers every IPv4 address too: write IPv4 rules in IPv4 notation.
 // 3. Labels. A bound address carries its workload's labels over the winning rule's labels, key by
 //    key: rules supply what the workload lacks (typically `env`, `location`), never override it.
 //    An address with no binding at that time carries the rule's labels alone.
@@ -44,6 +46,11 @@ export interface Workload {
   readonly criticality?: Criticality;
   /** Where the record came from (the import's source, e.g. `kubectl:prod-cluster`). */
   readonly source: string;
+  /**
+   * When it was removed (Unix seconds). A removed workload stays in the inventory for the time it
+   * existed — its bindings end at its removal — so past baselines keep resolving to it.
+   */
+  readonly removedAt?: number;
 }
 
 export interface Binding {
@@ -54,7 +61,10 @@ export interface Binding {
   readonly from: number;
   /** Unix seconds, exclusive; Infinity while the binding is open. */
   readonly to: number;
+  /** The source that asserted it last. */
   readonly source: string;
+  /** Every source that asserts it (a snapshot import closes it only when no other source still does). */
+  readonly sources?: readonly string[];
   /** Unix seconds when the import that asserted this binding ran: the "newest source" of rule 1. */
   readonly importedAt: number;
 }

@@ -250,6 +250,22 @@ describe('resolver rules', () => {
     assert.throws(() => createResolver(inv).resolveBatch(column, Uint32Array.of(0, 0), { cache }), (e) => isFlowmapError(e, 'FLOWMAP_BAD_REQUEST'));
   });
 
+  it('takes label keys as own keys only, and keeps label groups apart from unresolved ones', () => {
+    const inventory = {
+      workloads: [{ id: 'w', name: 'w', labels: { group: 'internet', app: 'x' }, source: 's' }],
+      bindings: [{ address: parseAddress('10.1.1.1'), workloadId: 'w', from: 0, to: Infinity, source: 's', importedAt: 1 }],
+      rules: [],
+    };
+    const byPrototypeKey = createResolver(inventory, { groupBy: ['toString'] });
+    assert.equal(byPrototypeKey.resolve(parseAddress('10.1.1.1'), 5).key, 'workload=w');
+    const byGroup = createResolver(inventory, { groupBy: ['group'] });
+    const labelled = byGroup.resolve(parseAddress('10.1.1.1'), 5);
+    const internet = byGroup.resolve(parseAddress('8.8.8.8'), 5);
+    assert.equal(labelled.kind, 'labels');
+    assert.notEqual(labelled.id, internet.id);
+    assert.notEqual(labelled.key, internet.key);
+  });
+
   it('refuses bad options with coded errors', () => {
     const empty: Inventory = { workloads: [], bindings: [], rules: [] };
     const bad: ResolverOptions[] = [

@@ -107,4 +107,31 @@ describe('inventory in the store (embedded DuckDB)', () => {
   it('refuses an import without a source', async () => {
     await assert.rejects(applyImport(store, pods, { source: '' }), /needs a source/);
   });
+
+  it('keeps a binding two sources assert open when one of them withdraws it, and does not let an old snapshot reopen a closed one', async () => {
+    const own = await createDuckDBStore({ dataDir: ':memory:' }, { logger: silentLogger() });
+    try {
+      await own.migrate();
+      const csv = parseInventory('ip,name,app,valid_from\n10.50.0.1,shared-db,db,2024-01-01\n');
+      await applyImport(own, csv, { source: 'a.csv', importedAt: T });
+      await applyImport(own, csv, { source: 'b.csv', importedAt: T + 10 });
+      // a.csv is re-imported as a full snapshot without the row: b.csv still asserts it.
+      await applyImport(own, parseInventory('ip,name,app\n'), { source: 'a.csv', importedAt: T + 20, closeMissing: true });
+      let { inventory } = await loadInventory(own);
+      assert.equal(inventory.bindings.find((b) => b.workloadId === 'shared-db')?.to, Infinity);
+      await applyImport(own, parseInventory('ip,name,app\n'), { source: 'b.csv', importedAt: T + 30, closeMissing: true });
+      ({ inventory } = await loadInventory(own));
+      assert.equal(inventory.bindings.find((b) => b.workloadId === 'shared-db')?.to, T + 30, 'closed once no source asserts it');
+
+      // kubectl: a newer listing ended the pod; the older listing imported afterwards leaves it ended.
+      const newer = parseInventory(fixture('kubectl-pods.json'));
+      await applyImport(own, newer, { source: 'kubectl:prod', importedAt: T + 100 });
+      const older = { ...newer, bindings: newer.bindings.map((b) => (b.workloadId === 'shop/web-7d4b9c8f6-old01' ? { ...b, to: Infinity } : b)) };
+      await applyImport(own, older, { source: 'kubectl:prod', importedAt: T + 200 });
+      ({ inventory } = await loadInventory(own));
+      assert.equal(inventory.bindings.find((b) => b.workloadId === 'shop/web-7d4b9c8f6-old01')?.to, iso('2024-05-02T08:00:00Z'));
+    } finally {
+      await own.close();
+    }
+  });
 });

@@ -17,7 +17,7 @@
 // the newest source (inventory/model.ts rule 1). With `closeMissing`, open bindings this source
 // imported before but no longer lists are closed at the import time.
 import { FlowmapError } from '../core/errors.js';
-import { formatAddress, formatPrefix, maskAddress, parsePrefix, tryParseAddress, type Address } from '../core/ip.js';
+import { formatAddress, formatPrefix, maskAddress, parsePrefix, tryParseAddress, type Address, type Prefix } from '../core/ip.js';
 import type { JsonValue, MetaEntry, MetaStore } from '../store/port.js';
 import type { ParsedInventory } from './import/types.js';
 import { CRITICALITIES, findConflicts, type Binding, type BindingConflict, type CidrRule, type Criticality, type Inventory, type Workload } from './model.js';
@@ -112,7 +112,7 @@ function labelsFrom(value: JsonValue | undefined): Record<string, string> | unde
 }
 
 function encodeWorkload(w: Workload): JsonValue {
-  return { id: w.id, name: w.name, labels: { ...w.labels }, source: w.source, ...(w.criticality === undefined ? {} : { criticality: w.criticality }) };
+  return { id: w.id, name: w.name, labels: { ...w.labels }, source: w.source, ...(w.criticality === undefined ? {} : { criticality: w.criticality }), ...(w.removedAt === undefined ? {} : { removedAt: w.removedAt }) };
 }
 
 function decodeWorkload(entry: MetaEntry): Workload {
@@ -120,12 +120,23 @@ function decodeWorkload(entry: MetaEntry): Workload {
   const labels = isObject(v) ? labelsFrom(v.labels) : undefined;
   if (!isObject(v) || typeof v.id !== 'string' || typeof v.name !== 'string' || typeof v.source !== 'string' || labels === undefined) throw malformed(WORKLOADS_NAMESPACE, entry.key, 'not a workload');
   const criticality = typeof v.criticality === 'string' && (CRITICALITIES as readonly string[]).includes(v.criticality) ? (v.criticality as Criticality) : undefined;
-  return { id: v.id, name: v.name, labels, source: v.source, ...(criticality === undefined ? {} : { criticality }) };
+  return { id: v.id, name: v.name, labels, source: v.source, ...(criticality === undefined ? {} : { criticality }), ...(typeof v.removedAt === 'number' ? { removedAt: v.removedAt } : {}) };
 }
 
 function encodeBinding(b: Binding): JsonValue {
-  return { address: formatAddress(b.address), workloadId: b.workloadId, from: b.from, to: b.to === Infinity ? null : b.to, source: b.source, importedAt: b.importedAt };
+  return {
+    address: formatAddress(b.address),
+    workloadId: b.workloadId,
+    from: b.from,
+    to: b.to === Infinity ? null : b.to,
+    source: b.source,
+    ...(b.sources === undefined || (b.sources.length === 1 && b.sources[0] === b.source) ? {} : { sources: [...b.sources] }),
+    importedAt: b.importedAt,
+  };
 }
+
+/** Every source asserting a binding (entries written before `sources` existed had one). */
+const sourcesOf = (b: Binding): readonly string[] => b.sources ?? [b.source];
 
 function decodeBindings(entry: MetaEntry): Binding[] {
   const list = isObject(entry.value) ? entry.value.bindings : undefined;
@@ -135,7 +146,8 @@ function decodeBindings(entry: MetaEntry): Binding[] {
     if (!isObject(v) || address === undefined || typeof v.workloadId !== 'string' || typeof v.from !== 'number' || (v.to !== null && typeof v.to !== 'number') || typeof v.source !== 'string' || typeof v.importedAt !== 'number') {
       throw malformed(BINDINGS_NAMESPACE, entry.key, 'not a binding');
     }
-    return { address, workloadId: v.workloadId, from: v.from, to: v.to ?? Infinity, source: v.source, importedAt: v.importedAt };
+    const sources = Array.isArray(v.sources) && v.sources.every((x) => typeof x === 'string') ? (v.sources) : undefined;
+    return { address, workloadId: v.workloadId, from: v.from, to: v.to ?? Infinity, source: v.source, ...(sources === undefined ? {} : { sources }), importedAt: v.importedAt };
   });
 }
 
@@ -180,7 +192,8 @@ export async function applyImport(store: InventoryStore, parsed: ParsedInventory
     const next: Workload = { ...parsedWorkload, source: options.source };
     const key = keyOf(next.id);
     const stored = storedWorkloads.get(key);
-    if (stored !== undefined && stored.name === next.name && stored.source === next.source && stored.criticality === next.criticality && sameLabels(stored.labels, next.labels)) {
+    // A removed workload listed again by an import exists again: not unchanged.
+    if (stored !== undefined && stored.removedAt === undefined && stored.name === next.name && stored.source === next.source && stored.criticality === next.criticality && sameLabels(stored.labels, next.labels)) {
       byKind.workloads.unchanged++;
       continue;
     }
@@ -217,24 +230,38 @@ export async function applyImport(store: InventoryStore, parsed: ParsedInventory
     named.add(formatAddress(b.address));
     namedBuckets.add(key);
     const at = list.findIndex((s) => bindingIdentity(s) === identity);
-    const next: Binding = { ...b, source: options.source, importedAt };
     if (at < 0) {
-      list.push(next);
+      list.push({ ...b, source: options.source, importedAt });
       byKind.bindings.added++;
       touched.add(key);
-    } else if ((list[at] as Binding).to !== b.to) {
-      list[at] = next;
+      continue;
+    }
+    const stored = list[at] as Binding;
+    const sources = sourcesOf(stored).includes(options.source) ? sourcesOf(stored) : [...sourcesOf(stored), options.source];
+    // A snapshot (kubectl, EC2) lists who holds an address now; an older one imported late must
+    // not reopen a binding a newer one closed (its end may still move: a later deletion time).
+    // Declarative files (CSV, JSON) may change an end freely.
+    const snapshot = parsed.format === 'kubectl' || parsed.format === 'ec2';
+    const reopens = snapshot && Number.isFinite(stored.to) && b.to === Infinity;
+    if (stored.to !== b.to && !reopens) {
+      list[at] = { ...b, source: options.source, sources, importedAt };
       byKind.bindings.changed++;
       touched.add(key);
     } else {
+      if (sources.length !== sourcesOf(stored).length) {
+        list[at] = { ...stored, sources };
+        touched.add(key);
+      }
       byKind.bindings.unchanged++;
     }
   }
   if (options.closeMissing === true) {
     for (const [key, list] of buckets) {
       list.forEach((s, i) => {
-        if (s.source !== options.source || s.to !== Infinity || listed.has(bindingIdentity(s)) || s.from >= importedAt) return;
-        list[i] = { ...s, to: importedAt, importedAt };
+        if (!sourcesOf(s).includes(options.source) || s.to !== Infinity || listed.has(bindingIdentity(s)) || s.from >= importedAt) return;
+        const others = sourcesOf(s).filter((x) => x !== options.source);
+        // Another source still asserts it: this one withdraws, the binding stays open.
+        list[i] = others.length > 0 ? { ...s, sources: others, source: others[others.length - 1] as string } : { ...s, to: importedAt, importedAt };
         byKind.bindings.changed++;
         touched.add(key);
       });
@@ -292,9 +319,12 @@ export async function addressHistory(store: InventoryStore, address: Address): P
   return out;
 }
 
-/** Every workload, sorted by id. */
-export async function listWorkloads(store: InventoryStore): Promise<Workload[]> {
-  return (await listAll(store.meta, WORKLOADS_NAMESPACE)).map(decodeWorkload).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+/** Workloads sorted by id; removed ones only with `includeRemoved`. */
+export async function listWorkloads(store: InventoryStore, options: { includeRemoved?: boolean } = {}): Promise<Workload[]> {
+  return (await listAll(store.meta, WORKLOADS_NAMESPACE))
+    .map(decodeWorkload)
+    .filter((w) => options.includeRemoved === true || w.removedAt === undefined)
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 export async function getWorkload(store: InventoryStore, id: string): Promise<Workload | undefined> {
@@ -309,11 +339,14 @@ export async function saveWorkload(store: InventoryStore, workload: Workload): P
 }
 
 /**
- * Removes a workload and closes its open bindings at `at` (Unix seconds): its addresses resolve to
- * what they would without it from then on; what it was before stays in the history.
+ * Removes a workload at `at` (Unix seconds): its open bindings end then, so its addresses resolve
+ * to what they would without it from then on, while before `at` they still resolve to it — the
+ * record stays, marked removed, and past baselines keep their answers.
  */
 export async function removeWorkload(store: InventoryStore, id: string, at: number): Promise<{ removed: boolean; closedBindings: number }> {
-  const removed = await store.meta.delete(WORKLOADS_NAMESPACE, keyOf(id));
+  const workload = await getWorkload(store, id);
+  if (workload === undefined || workload.removedAt !== undefined) return { removed: false, closedBindings: 0 };
+  await saveWorkload(store, { ...workload, removedAt: at });
   let closedBindings = 0;
   for (const entry of await listAll(store.meta, BINDINGS_NAMESPACE)) {
     const bindings = decodeBindings(entry);
@@ -326,7 +359,17 @@ export async function removeWorkload(store: InventoryStore, id: string, at: numb
     });
     if (touched) await store.meta.put(BINDINGS_NAMESPACE, entry.key, { bindings: next.map(encodeBinding) });
   }
-  return { removed, closedBindings };
+  return { removed: true, closedBindings };
+}
+
+/** Writes one CIDR rule (an edit through the API), replacing the rule of the same prefix. */
+export async function saveRule(store: InventoryStore, rule: CidrRule, source: string, at: number): Promise<void> {
+  await store.meta.put(RULES_NAMESPACE, keyOf(formatPrefix(rule.prefix)), encodeRule({ rule, source, importedAt: at }));
+}
+
+/** Removes the rule of a prefix; false when there was none. */
+export async function removeRule(store: InventoryStore, prefix: Prefix): Promise<boolean> {
+  return store.meta.delete(RULES_NAMESPACE, keyOf(formatPrefix(prefix)));
 }
 
 /** The CIDR label rules, most specific first. */

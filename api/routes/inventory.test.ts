@@ -116,7 +116,7 @@ describe('inventory routes', () => {
     assert.deepEqual(
       (r.body.bindings as { workloadId: string; from: string; to: string | null }[]).map((b) => [b.workloadId, b.from, b.to]),
       [
-        ['shop/report-28573920-qv7lm', '2024-05-01T09:00:00.000Z', '2024-05-01T11:00:00.000Z'],
+        ['shop/report-28573920-qv7lm', '2024-05-01T09:00:00.000Z', '2024-05-01T10:30:00.000Z'],
         ['shop/cart-5c9f7b6d4-h8r2t', '2024-05-01T11:00:00.000Z', null],
       ],
     );
@@ -136,8 +136,32 @@ describe('inventory routes', () => {
     assert.deepEqual(removed.json(), { removed: true, closedBindings: 1 });
     const now = await get('/api/v1/inventory/resolve?address=10.244.1.13');
     assert.equal((now.body.group as { kind: string }).kind, 'unlabeled');
+    // The past keeps its answer: before the removal the address was the cart pod's.
+    const past = await get('/api/v1/inventory/resolve?address=10.244.1.13&at=2024-05-01T12:00:00Z');
+    assert.equal((past.body.group as { key: string }).key, 'app=cart,env=staging');
     const gone = await get('/api/v1/inventory/workloads/shop%2Fcart-5c9f7b6d4-h8r2t');
-    assert.equal(gone.status, 404);
+    assert.equal(gone.status, 200);
+    assert.match(String((gone.body.workload as { removedAt?: string }).removedAt), /^\d{4}-\d{2}-\d{2}T/);
+    const listed = await get('/api/v1/inventory/workloads?search=cart');
+    assert.deepEqual(listed.body.workloads, [], 'removed workloads are not listed');
+    const again = await app.inject({ method: 'DELETE', url: '/api/v1/inventory/workloads/shop%2Fcart-5c9f7b6d4-h8r2t' });
+    assert.equal(again.statusCode, 404);
+  });
+
+  it('creates, replaces and removes CIDR label rules', async () => {
+    const put = await app.inject({ method: 'PUT', url: '/api/v1/inventory/rules/10.244.0.0%2F16', payload: { labels: { env: 'prod', location: 'k8s-1' }, name: 'pod network' } });
+    assert.equal(put.statusCode, 200, put.body);
+    const resolved = await get('/api/v1/inventory/resolve?address=10.244.9.9&groupBy=env,location');
+    assert.equal((resolved.body.group as { key: string }).key, 'env=prod,location=k8s-1');
+    assert.equal((resolved.body.rule as { cidr: string }).cidr, '10.244.0.0/16');
+    const bad = await app.inject({ method: 'PUT', url: '/api/v1/inventory/rules/10.244.0.1%2F16', payload: { labels: { env: 'prod' } } });
+    assert.equal(bad.statusCode, 400);
+    assert.match(bad.json<{ message: string }>().message, /host bits|10\.244\.0\.0\/16/);
+    const removed = await app.inject({ method: 'DELETE', url: '/api/v1/inventory/rules/10.244.0.0%2F16' });
+    assert.equal(removed.statusCode, 200);
+    const after = await get('/api/v1/inventory/resolve?address=10.244.9.9');
+    assert.equal((after.body.group as { kind: string }).kind, 'unlabeled');
+    assert.equal((await app.inject({ method: 'DELETE', url: '/api/v1/inventory/rules/10.244.0.0%2F16' })).statusCode, 404);
   });
 
   it('answers bad input with 4xx and a message saying what is allowed', async () => {
@@ -153,6 +177,12 @@ describe('inventory routes', () => {
     assert.equal(tooBig.status, 413);
     const badEdit = await app.inject({ method: 'PUT', url: '/api/v1/inventory/workloads/x', payload: { name: 'x', labels: ['app=web'] } });
     assert.equal(badEdit.statusCode, 400);
+    const noBody = await app.inject({ method: 'POST', url: '/api/v1/inventory/import' });
+    assert.equal(noBody.statusCode, 400);
+    const farFuture = await get('/api/v1/inventory/resolve?address=10.0.0.1&at=99999999999999999');
+    assert.equal(farFuture.status, 400);
+    const emptyKey = await app.inject({ method: 'PUT', url: '/api/v1/inventory/workloads/x', payload: { name: 'x', labels: { '': 'v' } } });
+    assert.equal(emptyKey.statusCode, 400);
     const notJson = await post('/api/v1/inventory/import?format=kubectl', '{"items": [');
     assert.equal(notJson.status, 200);
     assert.equal((notJson.body.problems as { reason: string }[])[0]?.reason, 'bad-json');
@@ -163,6 +193,9 @@ describe('inventory routes', () => {
     assert.equal(parseTimeParam('2024-05-01T10:00:00', 'at'), 1714557600);
     assert.equal(parseTimeParam('2024-05-01T12:00:00+02:00', 'at'), 1714557600);
     assert.equal(parseTimeParam('1714557600', 'at'), 1714557600);
+    // A space instead of T is still UTC, whatever the machine's zone (tests run in New York).
+    assert.equal(parseTimeParam('2024-05-01 10:00:00', 'at'), 1714557600);
     assert.throws(() => parseTimeParam('May 1st', 'at'), /not an ISO-8601 time/);
+    assert.throws(() => parseTimeParam('-5', 'at'), /not an ISO-8601 time/);
   });
 });

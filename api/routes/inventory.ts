@@ -5,7 +5,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../../core/config.js';
 import { FlowmapError } from '../../core/errors.js';
-import { formatAddress, formatPrefix, tryParseAddress } from '../../core/ip.js';
+import { formatAddress, formatPrefix, parsePrefix, tryParseAddress } from '../../core/ip.js';
 import {
   applyImport,
   bindingsOf,
@@ -17,8 +17,11 @@ import {
   listWorkloads,
   loadInventory,
   parseInventory,
+  parseIsoTime,
+  removeRule,
   removeWorkload,
   resolverOptionsFrom,
+  saveRule,
   saveWorkload,
   type Binding,
   type Criticality,
@@ -34,14 +37,17 @@ const MAX_PROBLEMS = 1000;
 
 const iso = (seconds: number): string | null => (Number.isFinite(seconds) ? new Date(seconds * 1000).toISOString() : null);
 
-/** A time parameter: ISO-8601 (UTC when no zone is given) or Unix seconds. */
+/** The last second a flow time can have (DateTime, an unsigned 32-bit count of seconds). */
+const MAX_TIME = 2 ** 32 - 1;
+
+/** A time parameter: ISO-8601 (UTC when no zone is given, as the importers read it) or Unix seconds, 1970-2106. */
 export function parseTimeParam(text: string | undefined, name: string): number {
   if (text === undefined || text === '') return Date.now() / 1000;
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text);
-  const withZone = /[zZ]|[+-]\d{2}:?\d{2}$/.test(text) || !text.includes('T') ? text : `${text}Z`;
-  const ms = Date.parse(withZone);
-  if (!Number.isFinite(ms)) throw new FlowmapError('FLOWMAP_BAD_TIME', `${name} '${text}' is not an ISO-8601 time or Unix seconds`, { status: 400 });
-  return ms / 1000;
+  const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : parseIsoTime(text);
+  if (seconds === undefined || !(seconds >= 0 && seconds <= MAX_TIME)) {
+    throw new FlowmapError('FLOWMAP_BAD_TIME', `${name} '${text}' is not an ISO-8601 time (2024-05-01T12:00:00Z; UTC without a zone) or Unix seconds between 1970 and 2106`, { status: 400 });
+  }
+  return seconds;
 }
 
 function addressParam(text: string): Uint8Array {
@@ -50,14 +56,28 @@ function addressParam(text: string): Uint8Array {
   return address;
 }
 
-const workloadJson = (w: Workload): Record<string, unknown> => ({ id: w.id, name: w.name, labels: w.labels, source: w.source, ...(w.criticality === undefined ? {} : { criticality: w.criticality }) });
+const workloadJson = (w: Workload): Record<string, unknown> => ({
+  id: w.id,
+  name: w.name,
+  labels: w.labels,
+  source: w.source,
+  ...(w.criticality === undefined ? {} : { criticality: w.criticality }),
+  ...(w.removedAt === undefined ? {} : { removedAt: iso(w.removedAt) }),
+});
 const bindingJson = (b: Binding): Record<string, unknown> => ({ address: formatAddress(b.address), workloadId: b.workloadId, from: iso(b.from), to: iso(b.to), source: b.source, importedAt: iso(b.importedAt) });
 
-const labelsSchema = { type: 'object', additionalProperties: { type: 'string', maxLength: 256 }, maxProperties: 64 } as const;
+const labelsSchema = { type: 'object', propertyNames: { minLength: 1, maxLength: 128 }, additionalProperties: { type: 'string', maxLength: 256 }, maxProperties: 64 } as const;
 const workloadSchema = {
   type: 'object',
   required: ['id', 'name', 'labels', 'source'],
-  properties: { id: { type: 'string' }, name: { type: 'string' }, labels: labelsSchema, source: { type: 'string' }, criticality: { type: 'string', enum: [...CRITICALITIES] } },
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    labels: labelsSchema,
+    source: { type: 'string' },
+    criticality: { type: 'string', enum: [...CRITICALITIES] },
+    removedAt: { type: 'string', format: 'date-time', description: 'when it was removed; it still answers for the time before' },
+  },
 } as const;
 const bindingSchema = {
   type: 'object',
@@ -160,14 +180,14 @@ export function inventoryRoutes(store: Store, config: Config['inventory']): Fast
       {
         schema: {
           tags: ['inventory'],
-          summary: 'Remove a workload; its open bindings end now (history is kept)',
+          summary: 'Remove a workload: its open bindings end now; before now its addresses still resolve to it',
           params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 512 } } },
           response: { 200: { type: 'object', required: ['removed', 'closedBindings'], properties: { removed: { type: 'boolean' }, closedBindings: { type: 'integer' } } } },
         },
       },
       async (request) => {
         const result = await removeWorkload(store, request.params.id, Math.floor(Date.now() / 1000));
-        if (!result.removed && result.closedBindings === 0) throw new FlowmapError('FLOWMAP_NOT_FOUND', `no workload '${request.params.id}'`, { status: 404 });
+        if (!result.removed) throw new FlowmapError('FLOWMAP_NOT_FOUND', `no workload '${request.params.id}' (or it was removed already)`, { status: 404 });
         return result;
       },
     );
@@ -195,6 +215,43 @@ export function inventoryRoutes(store: Store, config: Config['inventory']): Fast
       async () => ({
         rules: (await listRules(store)).map((r) => ({ cidr: formatPrefix(r.prefix), labels: r.labels, ...(r.name === undefined ? {} : { name: r.name }), source: r.source, importedAt: iso(r.importedAt) })),
       }),
+    );
+
+    const cidrParams = { type: 'object', required: ['cidr'], properties: { cidr: { type: 'string', minLength: 1, maxLength: 64, description: 'the prefix, URL-encoded (10.20.0.0%2F16)' } } } as const;
+    const prefixParam = (text: string): ReturnType<typeof parsePrefix> => {
+      try {
+        return parsePrefix(text);
+      } catch (err) {
+        throw new FlowmapError('FLOWMAP_BAD_CIDR', err instanceof Error ? err.message : String(err), { status: 400 });
+      }
+    };
+    app.put<{ Params: { cidr: string }; Body: { labels: Record<string, string>; name?: string } }>(
+      '/api/v1/inventory/rules/:cidr',
+      {
+        schema: {
+          tags: ['inventory'],
+          summary: 'Create or replace the CIDR label rule of a prefix',
+          params: cidrParams,
+          body: { type: 'object', required: ['labels'], additionalProperties: false, properties: { labels: labelsSchema, name: { type: 'string', minLength: 1, maxLength: 256 } } },
+          response: { 200: { type: 'object', required: ['cidr', 'labels'], properties: { cidr: { type: 'string' }, labels: labelsSchema, name: { type: 'string' } } } },
+        },
+      },
+      async (request) => {
+        const prefix = prefixParam(request.params.cidr);
+        const { labels, name } = request.body;
+        await saveRule(store, name === undefined ? { prefix, labels } : { prefix, labels, name }, 'api', Math.floor(Date.now() / 1000));
+        return { cidr: formatPrefix(prefix), labels, ...(name === undefined ? {} : { name }) };
+      },
+    );
+    app.delete<{ Params: { cidr: string } }>(
+      '/api/v1/inventory/rules/:cidr',
+      {
+        schema: { tags: ['inventory'], summary: 'Remove the CIDR label rule of a prefix', params: cidrParams, response: { 200: { type: 'object', required: ['removed'], properties: { removed: { type: 'boolean' } } } } },
+      },
+      async (request) => {
+        if (!(await removeRule(store, prefixParam(request.params.cidr)))) throw new FlowmapError('FLOWMAP_NOT_FOUND', `no rule for ${request.params.cidr}`, { status: 404 });
+        return { removed: true };
+      },
     );
 
     app.get<{ Querystring: { address: string } }>(
@@ -309,6 +366,7 @@ export function inventoryImportRoutes(store: Store, options: { maxBytes?: number
         },
       },
       async (request) => {
+        if (request.body === undefined || request.body === null) throw new FlowmapError('FLOWMAP_BAD_REQUEST', 'the request has no body: send the inventory file as the raw body', { status: 400 });
         const chunks: Buffer[] = [];
         let received = 0;
         for await (const chunk of request.body as AsyncIterable<Buffer>) {

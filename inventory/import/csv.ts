@@ -170,7 +170,9 @@ export function parseCsvInventory(text: string): ParsedInventory {
     }
     // `ip` may be written as a host prefix (10.0.0.1/32), as some exports do.
     const host = /^(.*)\/(32|128)$/.exec(ip);
-    const address = tryParseAddress(host?.[1] ?? ip);
+    let address = tryParseAddress(host?.[1] ?? ip);
+    // /32 is a host only in IPv4 and /128 only in IPv6 (2001:db8::/32 is a prefix, not a host).
+    if (address !== undefined && host !== undefined && host !== null && (host[1]?.includes(':') === true) !== (host[2] === '128')) address = undefined;
     if (address === undefined) {
       problem('bad-address', `'${ip}' is not an IPv4 or IPv6 address${ip.includes('/') ? " (a prefix belongs in the 'cidr' column)" : ''}`);
       continue;

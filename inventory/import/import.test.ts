@@ -59,6 +59,12 @@ describe('inventory CSV', () => {
     assert.match(parsed.problems[4]?.detail ?? '', /host bits set; did you mean 10\.30\.0\.0\/16/);
   });
 
+  it('takes /32 as a host only for IPv4 and /128 only for IPv6', () => {
+    const parsed = parseInventory('ip,name\n10.0.0.1/32,a\n2001:db8::7/128,b\n2001:db8::/32,c\n10.0.0.2/128,d\n');
+    assert.deepEqual(bindingRows(parsed), ['10.0.0.1 a 0 -', '2001:db8::7 b 0 -']);
+    assert.deepEqual(problems(parsed), ['4 bad-address', '5 bad-address']);
+  });
+
   it('accepts CRLF line ends and a BOM, and refuses a file without ip or cidr column', () => {
     const crlf = parseInventory('\uFEFFIP,Name,App\r\n10.1.1.1,a,x\r\n"10.1.1.2",b,"y\r\nz"\r\n');
     assert.deepEqual(bindingRows(crlf), ['10.1.1.1 a 0 -', '10.1.1.2 b 0 -']);
@@ -115,12 +121,12 @@ describe('inventory JSON', () => {
 describe('kubectl get pods -A -o json', () => {
   const parsed = parseInventory(fixture('kubectl-pods.json'));
 
-  it('binds pod IPs from creation until deletion or until the address reappears on a newer pod', () => {
+  it('binds pod IPs from the pod\'s start until deletion, its containers\' finish, or the address reappearing on a newer pod', () => {
     assert.equal(parsed.format, 'kubectl');
     assert.deepEqual(bindingRows(parsed), [
       '10.244.1.12 shop/web-7d4b9c8f6-x2k9p 2024-05-01T10:00:00.000Z -',
       '10.244.1.13 shop/cart-5c9f7b6d4-h8r2t 2024-05-01T11:00:00.000Z -',
-      '10.244.1.13 shop/report-28573920-qv7lm 2024-05-01T09:00:00.000Z 2024-05-01T11:00:00.000Z',
+      '10.244.1.13 shop/report-28573920-qv7lm 2024-05-01T09:00:00.000Z 2024-05-01T10:30:00.000Z',
       '10.244.1.20 shop/web-7d4b9c8f6-old01 2024-04-28T10:00:00.000Z 2024-05-02T08:00:00.000Z',
       '10.244.2.7 payments/api-0 2024-04-30T08:00:00.000Z -',
       '192.168.10.11 node/worker-1 2024-04-01T00:05:00.000Z -',
@@ -143,10 +149,36 @@ describe('kubectl get pods -A -o json', () => {
   it('resolves reused pod addresses to the right owner on either side of the hand-over', () => {
     const resolver = createResolver(toInventory(parsed, { source: 'kubectl', importedAt: 1 }));
     const key = (ip: string, at: string): string => resolver.resolve(parseAddress(ip), iso(at)).key;
-    assert.equal(key('10.244.1.13', '2024-05-01T10:59:59Z'), 'app=report');
+    assert.equal(key('10.244.1.13', '2024-05-01T10:29:59Z'), 'app=report');
+    // The job finished at 10:30 and gave the address back; the cart pod got it at 11:00.
+    assert.equal(key('10.244.1.13', '2024-05-01T10:30:00Z'), 'group=unlabeled,subnet=10.244.1.0/24');
     assert.equal(key('10.244.1.13', '2024-05-01T11:00:00Z'), 'app=cart,env=prod');
     assert.equal(key('10.244.1.20', '2024-05-02T08:00:00Z'), 'group=unlabeled,subnet=10.244.1.0/24');
     assert.equal(key('192.168.10.11', '2024-05-01T00:00:00Z'), 'workload=node/worker-1');
+  });
+
+  it('binds a pod that sat Pending from when it started, so a finished job before it keeps only its own time', () => {
+    // The api pod was created at 08:00 but only started (and got 10.0.0.5) at 12:00; a job pod used
+    // that address from 09:00 to 09:05.
+    const pod = (name: string, created: string, started: string, phase: string, finished?: string): Record<string, unknown> => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { creationTimestamp: created, labels: { app: name }, name, namespace: 'ns' },
+      spec: { nodeName: 'worker-1' },
+      status: {
+        containerStatuses: [{ name, state: finished === undefined ? { running: { startedAt: started } } : { terminated: { exitCode: 0, finishedAt: finished, reason: 'Completed', startedAt: started } } }],
+        phase,
+        podIP: '10.0.0.5',
+        podIPs: [{ ip: '10.0.0.5' }],
+        startTime: started,
+      },
+    });
+    const doc = { apiVersion: 'v1', items: [pod('api', '2024-05-01T08:00:00Z', '2024-05-01T12:00:00Z', 'Running'), pod('job', '2024-05-01T09:00:00Z', '2024-05-01T09:00:00Z', 'Succeeded', '2024-05-01T09:05:00Z')], kind: 'List', metadata: { resourceVersion: '' } };
+    const parsed = parseInventory(JSON.stringify(doc, null, 4));
+    assert.deepEqual(bindingRows(parsed), ['10.0.0.5 ns/api 2024-05-01T12:00:00.000Z -', '10.0.0.5 ns/job 2024-05-01T09:00:00.000Z 2024-05-01T09:05:00.000Z']);
+    const resolver = createResolver(toInventory(parsed, { source: 'kubectl', importedAt: 1 }));
+    assert.equal(resolver.resolve(parseAddress('10.0.0.5'), iso('2024-05-02T00:00:00Z')).key, 'app=api');
+    assert.equal(resolver.resolve(parseAddress('10.0.0.5'), iso('2024-05-01T09:01:00Z')).key, 'app=job');
   });
 
   it('reads a single Pod object', () => {

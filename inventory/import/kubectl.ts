@@ -4,9 +4,12 @@
 // - A pod is a workload with id `<namespace>/<name>`, labelled with its pod labels plus
 //   `namespace`. A pod label called `namespace` is overridden by the real namespace.
 // - Its addresses are status.podIPs[].ip (dual-stack), else status.podIP. Each is bound from
-//   metadata.creationTimestamp until metadata.deletionTimestamp when the pod is terminating, or
-//   until the same address appears on a pod created later, whichever is first (completed pods keep
-//   their podIP in the listing after the address went to someone else).
+//   status.startTime (when the kubelet took the pod and its sandbox got the address; a pod can sit
+//   Pending long after metadata.creationTimestamp, which is the fallback) until the first of: the
+//   pod's end — metadata.deletionTimestamp when terminating, and for a Succeeded or Failed pod the
+//   latest containerStatuses[].state.terminated.finishedAt, when its sandbox gave the address
+//   back — or the same address appearing on a pod that started later (completed pods keep their
+//   podIP in the listing after the address went to someone else).
 // - Host-network pods (spec.hostNetwork) carry their node's address, which is not theirs to
 //   label: the address is bound to the node instead, a workload with id `node/<nodeName>`, no
 //   labels of its own (CIDR rules or an EC2 import supply them), from the earliest such pod on.
@@ -55,6 +58,19 @@ export function parseKubectlPods(document: unknown): ParsedInventory {
       if (at === undefined) return problem(`${path}.metadata.deletionTimestamp`, 'bad-time', `pod ${id}: deletionTimestamp ${JSON.stringify(metadata.deletionTimestamp)} is not an ISO-8601 time`);
       deleted = at;
     }
+    // The address is the sandbox's: from when the pod started, not when it was created.
+    const started = typeof status.startTime === 'string' ? parseIsoTime(status.startTime) : undefined;
+    if (status.startTime !== undefined && status.startTime !== null && started === undefined) {
+      return problem(`${path}.status.startTime`, 'bad-time', `pod ${id}: startTime ${JSON.stringify(status.startTime)} is not an ISO-8601 time`);
+    }
+    const from = started ?? created;
+    // A finished pod gave its address back when its last container ended.
+    if (status.phase === 'Succeeded' || status.phase === 'Failed') {
+      const finished = (Array.isArray(status.containerStatuses) ? (status.containerStatuses as unknown[]) : [])
+        .map((c) => (isRecord(c) && isRecord(c.state) && isRecord(c.state.terminated) && typeof c.state.terminated.finishedAt === 'string' ? parseIsoTime(c.state.terminated.finishedAt) : undefined))
+        .filter((t): t is number => t !== undefined);
+      if (finished.length > 0) deleted = Math.min(deleted, Math.max(...finished));
+    }
     const labels = readLabels(metadata.labels);
     if ('error' in labels) return problem(`${path}.metadata.labels`, 'bad-labels', `pod ${id}: ${labels.error}`);
 
@@ -79,12 +95,12 @@ export function parseKubectlPods(document: unknown): ParsedInventory {
         problem(where, 'bad-address', `pod ${id}: ${JSON.stringify(text)} is not an IPv4 or IPv6 address`);
         continue;
       }
-      if (!(deleted > created)) {
-        problem(`${path}.metadata.deletionTimestamp`, 'bad-interval', `pod ${id}: deleted before it was created`);
+      if (!(deleted > from)) {
+        problem(`${path}.metadata.deletionTimestamp`, 'bad-interval', `pod ${id}: ended before it started`);
         break;
       }
       // A node keeps its address when a host-network pod goes away.
-      claims.push({ address, workloadId: owner, from: created, until: hostNetwork ? Infinity : deleted });
+      claims.push({ address, workloadId: owner, from, until: hostNetwork ? Infinity : deleted });
     }
   });
   return result();

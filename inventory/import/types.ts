@@ -129,7 +129,9 @@ export function claimsToBindings(claims: readonly AddressClaim[]): ParsedBinding
   }
   const out: ParsedBinding[] = [];
   for (const list of byAddress.values()) {
-    list.sort((a, b) => a.from - b.from);
+    // By start; of two claims from the same instant, the one still open goes last, so it is the
+    // one that holds the address (the other ended, or never really had it).
+    list.sort((a, b) => a.from - b.from || (a.until === b.until ? 0 : a.until === Infinity ? 1 : b.until === Infinity ? -1 : a.until - b.until));
     for (let i = 0; i < list.length; i++) {
       const claim = list[i] as AddressClaim;
       let until = claim.until;
@@ -141,7 +143,8 @@ export function claimsToBindings(claims: readonly AddressClaim[]): ParsedBinding
       }
       const next = list[j];
       if (next !== undefined) until = Math.min(until, next.from);
-      out.push({ address: claim.address, workloadId: claim.workloadId, from: claim.from, to: until });
+      // An empty interval (a claim cut off at its own start) binds nothing.
+      if (until > claim.from) out.push({ address: claim.address, workloadId: claim.workloadId, from: claim.from, to: until });
       i = j - 1;
     }
   }
