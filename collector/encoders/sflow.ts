@@ -99,7 +99,7 @@ function datagram(agent: Uint8Array, subAgent: number, sequence: number, uptime:
 
 /** Spec §5 "flow_sample" (compact) or "flow_sample_expanded", framed as sample_record. */
 function flowSample(record: FlowRecord, rate: number, frameLength: number, sequence: number, forceExpanded: boolean): Uint8Array {
-  const header = packetHeader(record, frameLength);
+  const header = packetHeader(record);
   const headerPadded = (header.length + 3) & ~3;
   const inIf = record.in_if ?? 0;
   const outIf = record.out_if ?? 0;
@@ -137,19 +137,24 @@ function counterSample(c: SflowCountersInput, sequence: number): Uint8Array {
 }
 
 /**
- * The sampled packet's first bytes: Ethernet (with an 802.1Q tag for a VLAN), IPv4 or IPv6 with
- * the total length the frame implies, then a TCP, UDP or ICMP header (ICMP type/code from
- * dst_port = type × 256 + code), padded with zero payload up to SAMPLED_HEADER_BYTES or the frame.
+ * The sampled packet's first bytes: Ethernet (with an 802.1Q tag for a VLAN), IPv4 or IPv6, then a
+ * TCP, UDP or ICMP header (ICMP type/code from
+ * dst_port = type × 256 + code) — the headers alone: header_length below frame_length says the
+ * rest of the frame was not captured (spec §5, sampled_header).
  */
-function packetHeader(record: FlowRecord, frameLength: number): Uint8Array {
+function packetHeader(record: FlowRecord): Uint8Array {
   const v4 = isV4Mapped(record.src_addr) && isV4Mapped(record.dst_addr);
   const vlan = record.vlan ?? 0;
   const proto = record.proto ?? 0;
   const l2 = vlan > 0 ? 18 : 14;
   const l3 = v4 ? 20 : 40;
   const l4 = proto === 6 ? 20 : proto === 17 ? 8 : proto === 1 || proto === 58 ? 8 : 0;
-  const ipLength = Math.max(l3 + l4, frameLength - l2 - FCS_BYTES);
-  const captured = Math.max(l2 + l3 + l4, Math.min(SAMPLED_HEADER_BYTES, l2 + ipLength));
+  // Headers only, and an IP length that says so: a record has no payload to show, and made-up
+  // payload bytes after a TCP header to port 88, 445 or 548 read as a broken Kerberos, SMB or AFP
+  // message to any dissector. The packet's real size is the sample's frame_length, which is what
+  // collectors count (spec §5: header_length and frame_length are separate).
+  const ipLength = l3 + l4;
+  const captured = Math.min(l2 + l3 + l4, SAMPLED_HEADER_BYTES);
   const out = new Uint8Array(captured);
   const view = new DataView(out.buffer);
   out.set([0x02, 0x00, 0x5e, 0x00, 0x00, 0x02, 0x02, 0x00, 0x5e, 0x00, 0x00, 0x01], 0);
