@@ -11,6 +11,8 @@ import { handleSignals, runRoles, type Role } from './roles.js';
 import { exportersText, listExporters } from './exporters.js';
 import { ingestCommand, type IngestCommandOptions } from './ingest.js';
 import { inventoryImport, inventoryList, inventoryResolve } from './inventory.js';
+import { startDemo } from './demo.js';
+import { simulateCommand, type SimulateOptions } from './simulate.js';
 
 interface GlobalOptions {
   config?: string;
@@ -33,7 +35,7 @@ function loggerFor(config: Config, toStderr: boolean): Logger {
   return toStderr ? createLogger({ level: config.log.level }, process.stderr) : createLogger({ level: config.log.level });
 }
 
-async function serve(command: Command, roles: Role[], migrate: boolean): Promise<void> {
+async function serve(command: Command, roles: Role[], migrate: boolean, demo = false): Promise<void> {
   const options = command.opts<ServeOptions>();
   const config = configFrom(command, { 'api.host': options.host, 'api.port': options.port });
   if (roles.length === 1 && roles[0] === 'collector') {
@@ -53,7 +55,19 @@ async function serve(command: Command, roles: Role[], migrate: boolean): Promise
   const logger = loggerFor(config, false);
   const signals = handleSignals(logger);
   try {
-    signals.serving(await runRoles(config, logger, { roles: new Set(roles), migrate, signal: signals.signal }));
+    const running = await runRoles(config, logger, { roles: new Set(roles), migrate, signal: signals.signal });
+    if (!demo) {
+      signals.serving(running);
+      return;
+    }
+    const sender = startDemo(running, config, logger);
+    signals.serving({
+      ...running,
+      async stop() {
+        await sender.stop();
+        await running.stop();
+      },
+    });
   } catch (err) {
     signals.failed();
     throw err;
@@ -84,7 +98,8 @@ export function buildProgram(): Command {
     program
       .command('start')
       .description('run every role in one process: store (migrated), flow collector, job worker and HTTP API')
-      .action(async (_options: ServeOptions, command: Command) => serve(command, ['api', 'worker', 'collector'], true)),
+      .option('--demo', "also feed the `small` simulated estate through the collector (IPFIX to its own UDP port) and import its inventory, to see flowmap work before pointing a router at it")
+      .action(async (options: ServeOptions & { demo?: boolean }, command: Command) => serve(command, ['api', 'worker', 'collector'], true, options.demo === true)),
   );
   serveOptions(
     program
@@ -169,6 +184,23 @@ export function buildProgram(): Command {
     .action(async (addresses: string[], options: { at?: string; groupBy?: string; json?: boolean; server?: string }, command: Command) => {
       const config = configFrom(command);
       process.exitCode = await inventoryResolve(addresses, options, config, loggerFor(config, true), print, warn);
+    });
+
+  program
+    .command('simulate')
+    .description('a synthetic estate with known dependencies: router flows (netflow5, netflow9, ipfix, sflow) to HOST:PORT, or cloud flow-log files (aws-vpc, gcp-vpc, azure-nsg, azure-vnet) to DIR; writes truth.json, inventory and intents files beside the output')
+    .requiredOption('--scenario <name|file>', 'small, enterprise, sized-N (N workloads), or a scenario file (YAML/JSON)')
+    .requiredOption('--protocol <protocol>', 'netflow5, netflow9, ipfix, sflow, aws-vpc, gcp-vpc, azure-nsg or azure-vnet')
+    .requiredOption('--to <HOST:PORT|DIR>', 'where router flows are sent (UDP), or the directory cloud files are written to')
+    .option('--days <n>', 'days of traffic, ending at --end (default 28)')
+    .option('--end <time>', 'end of the simulated window, ISO-8601 or Unix seconds (default the start of this hour, UTC)')
+    .option('--seed <n>', 'random seed: the same seed and arguments give the same output byte for byte (default 1)')
+    .option('--rate <flows/s>', 'router flows sent per second (default 20000; 28 days are compressed into minutes)')
+    .option('--sampling-rate <n>', 'sFlow 1-in-N packet sampling (default 1024)')
+    .option('--out <dir>', 'where truth.json and the inventory and intents files go when sending to HOST:PORT (default ./flowmap-simulation)')
+    .option('--json', 'print the summary as JSON')
+    .action(async (options: SimulateOptions) => {
+      process.exitCode = await simulateCommand(options, print, warn);
     });
 
   program

@@ -24,7 +24,7 @@ export type FlowProtocol = (typeof FLOW_PROTOCOLS)[number];
 
 export interface FlowEmitOptions {
   protocol: FlowProtocol;
-  /** sFlow 1-in-N packet sampling rate; default 64. Ignored by the other protocols (they export every flow). */
+  /** sFlow 1-in-N packet sampling rate; default 1024 (a switch's usual order). Ignored by the other protocols (they export every flow). */
   samplingRate?: number;
   /** Records per encode call (one export); default 200. */
   recordsPerExport?: number;
@@ -48,7 +48,7 @@ const UPTIME_MS = 30 * 86_400 * 1000;
  */
 export function* exportsOf(chunks: Iterable<FlowRecord[]>, options: FlowEmitOptions): Generator<Export> {
   const perExport = options.recordsPerExport ?? 200;
-  const rate = options.samplingRate ?? 64;
+  const rate = options.samplingRate ?? 1024;
   if (!Number.isInteger(rate) || rate < 1 || rate > 0x3fff_ffff) throw new RangeError(`samplingRate ${rate} is not an integer 1..2^30`);
   let sequence = 0;
   /** Packets seen since the last sample, per exporter: the systematic sampler's phase. */
@@ -123,15 +123,21 @@ export interface SendProgress {
   passedOver: number;
 }
 
+/** Datagrams a second at most, whatever the flow rate (sFlow sends many small datagrams per flow): a
+ * Linux socket buffer of the default 208 KiB holds about 150 datagrams, a 60 ms stall at this rate. */
+export const DEFAULT_DATAGRAMS_PER_SECOND = 2_500;
+
 /**
- * Sends the exports to HOST:PORT over UDP, paced to `flowsPerSecond` (flows as accounted) so a
- * collector's socket buffer is not overrun. `onProgress` is called about once a second.
+ * Sends the exports to HOST:PORT over UDP, paced to `flowsPerSecond` (flows as accounted) and to
+ * `datagramsPerSecond`, whichever is slower, so a collector's socket buffer is not overrun.
+ * `onProgress` is called about once a second.
  */
 export async function sendExports(
   exports: Iterable<Export>,
   target: { host: string; port: number },
-  options: { flowsPerSecond: number; signal?: AbortSignal; onProgress?(progress: SendProgress): void },
+  options: { flowsPerSecond: number; datagramsPerSecond?: number; signal?: AbortSignal; onProgress?(progress: SendProgress): void },
 ): Promise<SendProgress> {
+  const datagramsPerSecond = options.datagramsPerSecond ?? DEFAULT_DATAGRAMS_PER_SECOND;
   const socket = createSocket(target.host.includes(':') ? 'udp6' : 'udp4');
   const progress: SendProgress = { datagrams: 0, flows: 0, passedOver: 0 };
   const started = performance.now();
@@ -145,8 +151,8 @@ export async function sendExports(
       }
       progress.flows += item.accounted.length;
       progress.passedOver += item.passedOver;
-      // Ahead of the rate: wait until the flows sent so far are due.
-      const due = started + (progress.flows / options.flowsPerSecond) * 1000;
+      // Ahead of the rate: wait until the flows and datagrams sent so far are due.
+      const due = started + Math.max(progress.flows / options.flowsPerSecond, progress.datagrams / datagramsPerSecond) * 1000;
       const now = performance.now();
       if (due > now) await new Promise((resolve) => setTimeout(resolve, due - now));
       if (options.onProgress !== undefined && now - reported >= 1000) {

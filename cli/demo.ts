@@ -1,0 +1,64 @@
+// `flowmap start --demo`: once every role is up, the `small` scenario's inventory is imported
+// through the API and its 28 days of flows are sent as IPFIX to the collector's own UDP port, in
+// the background — so a newcomer sees exporters, flows and labelled workloads within a minute,
+// before touching a router. (Intents are written to the data directory; they are imported once
+// flowmap can take them.) Stopping flowmap stops the sender.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../core/config.js';
+import { describeError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { exportsOf, sendExports } from '../simulator/emit-flows.js';
+import { buildEstate, estateFiles } from '../simulator/index.js';
+import type { Running } from './roles.js';
+
+/** Fast enough to show 28 days in seconds, slow enough for a default Linux socket buffer. */
+const DEMO_FLOWS_PER_SECOND = 20_000;
+
+export interface Demo {
+  /** Resolves when every flow was sent (or the demo was stopped). */
+  readonly done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function startDemo(running: Running, config: Config, logger: Logger): Demo {
+  const log = logger.child({ component: 'demo' });
+  const abort = new AbortController();
+  const done = (async () => {
+    const api = running.api;
+    const endpoint = running.collector?.[0];
+    if (api === undefined || endpoint === undefined) throw new Error('the demo needs the api and collector roles');
+    const estate = buildEstate('small', { seed: 1, days: 28, end: Math.floor(Date.now() / 3_600_000) * 3600 });
+    const files = estateFiles(estate);
+    const dir = join(config.data, 'demo');
+    mkdirSync(dir, { recursive: true });
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+
+    const host = api.host === '0.0.0.0' || api.host === '::' ? '127.0.0.1' : api.host;
+    const base = `http://${host.includes(':') ? `[${host}]` : host}:${api.port}`;
+    for (const name of ['inventory.json', 'kubectl-pods.json']) {
+      const body = files[name];
+      if (body === undefined) continue;
+      const response = await fetch(`${base}/api/v1/inventory/import?source=${encodeURIComponent(`demo:${name}`)}`, { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal: abort.signal });
+      const report = (await response.json()) as Record<string, unknown>;
+      if (response.status !== 200) throw new Error(`inventory import of ${name} answered ${response.status}: ${String(report.message)}`);
+      log.info({ file: name, added: report.added, skipped: report.skipped }, 'demo inventory imported');
+    }
+
+    // The collector listens on every address by default: send to loopback of its family.
+    const target = { host: endpoint.address === '::' ? '::1' : endpoint.address === '0.0.0.0' ? '127.0.0.1' : endpoint.address, port: endpoint.port };
+    log.info({ scenario: estate.scenario, workloads: estate.workloads.length, to: `${target.host}:${target.port}`, flowsPerSecond: DEMO_FLOWS_PER_SECOND, files: dir }, 'demo: sending the small scenario as IPFIX');
+    const sent = await sendExports(exportsOf(estate.flows(), { protocol: 'ipfix' }), target, { flowsPerSecond: DEMO_FLOWS_PER_SECOND, signal: abort.signal });
+    log.info({ flows: sent.flows, datagrams: sent.datagrams }, 'demo: every flow of the small scenario sent');
+  })().catch((err: unknown) => {
+    if (abort.signal.aborted) return;
+    log.error({ err: describeError(err) }, 'demo failed; flowmap keeps running');
+  });
+  return {
+    done,
+    async stop() {
+      abort.abort();
+      await done;
+    },
+  };
+}
