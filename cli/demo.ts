@@ -3,7 +3,7 @@
 // the background — so a newcomer sees exporters, flows and labelled workloads within a minute,
 // before touching a router. (Intents are written to the data directory; they are imported once
 // flowmap can take them.) Stopping flowmap stops the sender.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../core/config.js';
 import { describeError } from '../core/errors.js';
@@ -28,9 +28,15 @@ export function startDemo(running: Running, config: Config, logger: Logger): Dem
     const api = running.api;
     const endpoint = running.collector?.[0];
     if (api === undefined || endpoint === undefined) throw new Error('the demo needs the api and collector roles');
+    const dir = join(config.data, 'demo');
+    const marker = join(dir, 'fed.json');
+    // The demo feeds a data directory once: a second start would add another 28 days, shifted.
+    if (existsSync(marker)) {
+      log.info({ marker }, 'demo data was fed to this data directory before; delete the marker to feed it again');
+      return;
+    }
     const estate = buildEstate('small', { seed: 1, days: 28, end: Math.floor(Date.now() / 3_600_000) * 3600 });
     const files = estateFiles(estate);
-    const dir = join(config.data, 'demo');
     mkdirSync(dir, { recursive: true });
     for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
 
@@ -45,10 +51,12 @@ export function startDemo(running: Running, config: Config, logger: Logger): Dem
       log.info({ file: name, added: report.added, skipped: report.skipped }, 'demo inventory imported');
     }
 
-    // The collector listens on every address by default: send to loopback of its family.
-    const target = { host: endpoint.address === '::' ? '::1' : endpoint.address === '0.0.0.0' ? '127.0.0.1' : endpoint.address, port: endpoint.port };
+    // The collector listens on every address by default; IPv4 loopback reaches a dual-stack `::`
+    // socket too, and works where IPv6 is turned off.
+    const target = { host: endpoint.address === '::' || endpoint.address === '0.0.0.0' ? '127.0.0.1' : endpoint.address, port: endpoint.port };
     log.info({ scenario: estate.scenario, workloads: estate.workloads.length, to: `${target.host}:${target.port}`, flowsPerSecond: DEMO_FLOWS_PER_SECOND, files: dir }, 'demo: sending the small scenario as IPFIX');
     const sent = await sendExports(exportsOf(estate.flows(), { protocol: 'ipfix' }), target, { flowsPerSecond: DEMO_FLOWS_PER_SECOND, signal: abort.signal });
+    writeFileSync(marker, `${JSON.stringify({ scenario: estate.scenario, window: estate.window, flows: sent.flows, at: new Date().toISOString() })}\n`);
     log.info({ flows: sent.flows, datagrams: sent.datagrams }, 'demo: every flow of the small scenario sent');
   })().catch((err: unknown) => {
     if (abort.signal.aborted) return;

@@ -194,7 +194,7 @@ export function buildProgram(): Command {
     .requiredOption('--to <HOST:PORT|DIR>', 'where router flows are sent (UDP), or the directory cloud files are written to')
     .option('--days <n>', 'days of traffic, ending at --end (default 28)')
     .option('--end <time>', 'end of the simulated window, ISO-8601 or Unix seconds (default the start of this hour, UTC)')
-    .option('--seed <n>', 'random seed: the same seed and arguments give the same output byte for byte (default 1)')
+    .option('--seed <n>', 'random seed (default 1): the same scenario, seed, --days and --end give the same output byte for byte; the summary prints the --end it used')
     .option('--rate <flows/s>', 'router flows sent per second (default 20000; 28 days are compressed into minutes)')
     .option('--sampling-rate <n>', 'sFlow 1-in-N packet sampling (default 1024)')
     .option('--out <dir>', 'where truth.json and the inventory and intents files go when sending to HOST:PORT (default ./flowmap-simulation)')

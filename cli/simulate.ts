@@ -27,7 +27,7 @@ const PROTOCOLS = [...FLOW_PROTOCOLS, ...CLOUD_EMIT_FORMATS] as const;
 
 function integer(text: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback;
-  const value = Number(text);
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(value) || value < min || value > max) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `--${name} must be a whole number ${min}-${max}, not '${text}'`);
   return value;
 }
@@ -45,6 +45,8 @@ export function windowEnd(text: string | undefined): number {
   if (text === undefined) return Math.floor(Date.now() / 3_600_000) * 3600;
   const seconds = /^\d+$/.test(text) ? Number(text) : parseIsoTime(text);
   if (seconds === undefined || seconds < 86_400 * 60 || seconds > 2 ** 32 - 1) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `--end '${text}' is not an ISO-8601 time or Unix seconds after March 1970`);
+  // The traffic is history: a window ending in the future would carry timestamps no router sends.
+  if (seconds > Date.now() / 1000 + 3600) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `--end '${text}' is in the future; the simulated window ends now or earlier`);
   return Math.floor(seconds);
 }
 
@@ -67,7 +69,10 @@ export async function simulateCommand(options: SimulateOptions, out: (line: stri
     writeFileSync(join(filesDir, name), text);
     written.push(join(filesDir, name));
   }
-  err(`${estate.scenario}: ${estate.workloads.length} workloads, ${new Date(estate.window.from * 1000).toISOString()} – ${new Date(estate.window.to * 1000).toISOString()} (seed ${seed}); truth, inventory and intents in ${filesDir}`);
+  err(
+    `${estate.scenario}: ${estate.workloads.length} workloads, ${new Date(estate.window.from * 1000).toISOString()} – ${new Date(estate.window.to * 1000).toISOString()} (seed ${seed}); truth, inventory and intents in ${filesDir}; ` +
+      `the same output again: --seed ${seed} --days ${days} --end ${new Date(end * 1000).toISOString()}`,
+  );
 
   if (cloud) {
     const summary = writeCloudFiles(estate.flows(), options.protocol as CloudEmitFormat, options.to);

@@ -85,9 +85,15 @@ interface Writer {
   finish(file: OutputFile): void;
 }
 
+function awsFlags(flags: number): number {
+  const kept = flags & 0x07;
+  return (flags & 0x12) === 0x12 ? kept | 0x12 : kept;
+}
+
 function awsWriter(dir: string): Writer {
   return {
-    accept: (r) => ({ ...r, source: 'aws_vpc', action: r.action === 'reject' ? 'reject' : 'accept' }),
+    // AWS logs only FIN (1), SYN (2), RST (4) and SYN-ACK (18) of the TCP flags, OR-ed over the window.
+    accept: (r) => ({ ...r, source: 'aws_vpc', action: r.action === 'reject' ? 'reject' : 'accept', tcp_flags: awsFlags(r.tcp_flags ?? 0) }),
     open(hour) {
       const { y, m, d, h } = parts(hour);
       const file = new OutputFile(join(dir, 'AWSLogs', DEFAULT_ACCOUNT, 'vpcflowlogs', DEFAULT_REGION, y, m, d, `${DEFAULT_ACCOUNT}_vpcflowlogs_${DEFAULT_REGION}_fl-0sim_${y}${m}${d}T${h}00Z_sim.log.gz`), true);
@@ -117,7 +123,8 @@ function awsWriter(dir: string): Writer {
           v(r.cloud_instance),
           r.tcp_flags ?? 0,
           v(r.cloud_region, DEFAULT_REGION),
-          'egress',
+          // The interface's point of view: traffic to the instance is ingress.
+          r.cloud_instance !== undefined && r.cloud_instance !== '' && r.server_side === 'dst' ? 'ingress' : 'egress',
         ].join(' ') + '\n',
       );
     },
@@ -200,7 +207,8 @@ function azureWriter(dir: string, kind: 'nsg' | 'vnet'): Writer {
       return file;
     },
     line(file, r) {
-      const end = endOf(r);
+      // Records come in start order: minutes (and tuple times) by start never go backwards.
+      const end = startOf(r);
       const m = Math.floor(end / 60);
       if (m !== minute) {
         flushMinute(file);

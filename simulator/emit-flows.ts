@@ -39,9 +39,6 @@ export interface Export {
   passedOver: number;
 }
 
-/** 30 days of uptime: first/last-switched of 28-day-old flows still fit (v5/v9 carry uptime ms). */
-const UPTIME_MS = 30 * 86_400 * 1000;
-
 /**
  * The exports of a flow stream, in order. Deterministic: the same flows and options give the same
  * datagrams. Memory: one export at a time.
@@ -51,11 +48,22 @@ export function* exportsOf(chunks: Iterable<FlowRecord[]>, options: FlowEmitOpti
   const rate = options.samplingRate ?? 1024;
   if (!Number.isInteger(rate) || rate < 1 || rate > 0x3fff_ffff) throw new RangeError(`samplingRate ${rate} is not an integer 1..2^30`);
   let sequence = 0;
+  let sampleSequence = 1;
   /** Packets seen since the last sample, per exporter: the systematic sampler's phase. */
   const phase = new Map<string, number>();
   let pending: FlowRecord[] = [];
+  // The router's clock: it booted an hour before the first flow it exports, its uptime grows with
+  // the export time, and export times never go backwards (a group ends when its last flow ends).
+  let boot: number | undefined;
+  let lastExport = 0;
 
   const encode = (records: FlowRecord[]): Export => {
+    const ends = records.reduce((t, r) => Math.max(t, r.time_end ?? r.time_received), 0);
+    boot ??= records.reduce((t, r) => Math.min(t, r.time_start ?? r.time_received), Infinity) - 3600;
+    const exportTime = Math.max(lastExport, ends);
+    lastExport = exportTime;
+    // v5 and v9 carry uptime in 32-bit milliseconds: it wraps after 49.7 days, as a router's does.
+    const uptimeMs = ((exportTime - boot) * 1000) % 2 ** 32;
     let passedOver = 0;
     let accounted: FlowRecord[];
     let datagrams: Uint8Array[];
@@ -63,18 +71,18 @@ export function* exportsOf(chunks: Iterable<FlowRecord[]>, options: FlowEmitOpti
       case 'netflow5': {
         accounted = records.filter((r) => isV4Mapped(r.src_addr) && isV4Mapped(r.dst_addr)).map((r) => ({ ...r, source: 'netflow5' as const, sampling_rate: 1 }));
         passedOver = records.length - accounted.length;
-        datagrams = encodeNetflow5(accounted, { sysUptimeMs: UPTIME_MS, sequence });
+        datagrams = encodeNetflow5(accounted, { sysUptimeMs: uptimeMs, unixSeconds: exportTime, sequence });
         sequence += accounted.length;
         break;
       }
       case 'netflow9':
         accounted = records.map((r) => ({ ...r, source: 'netflow9' as const, sampling_rate: 1 }));
-        datagrams = encodeNetflow9(accounted, { sysUptimeMs: UPTIME_MS, sequence });
+        datagrams = encodeNetflow9(accounted, { sysUptimeMs: uptimeMs, exportTime, sequence });
         sequence += datagrams.length;
         break;
       case 'ipfix':
         accounted = records.map((r) => ({ ...r, source: 'ipfix' as const, sampling_rate: 1 }));
-        datagrams = encodeIpfix(accounted, { sequence });
+        datagrams = encodeIpfix(accounted, { exportTime, sequence });
         sequence += accounted.length;
         break;
       case 'sflow': {
@@ -83,10 +91,8 @@ export function* exportsOf(chunks: Iterable<FlowRecord[]>, options: FlowEmitOpti
           const key = Buffer.from(r.exporter).toString('hex');
           const packets = r.packets ?? 1;
           const seen = (phase.get(key) ?? 0) + packets;
-          // The encoder writes at most MAX_SAMPLES_PER_RECORD samples of one record; a sampler
-          // that took more is not modelled (1-in-N keeps that rare for N ≥ 64).
-          const samples = Math.min(MAX_SAMPLES_PER_RECORD, Math.floor(seen / rate));
-          phase.set(key, seen - Math.floor(seen / rate) * rate);
+          const samples = Math.floor(seen / rate);
+          phase.set(key, seen - samples * rate);
           if (samples === 0) {
             passedOver++;
             continue;
@@ -95,10 +101,16 @@ export function* exportsOf(chunks: Iterable<FlowRecord[]>, options: FlowEmitOpti
           const frame = Math.max(64, Math.min(9000, Math.round((r.bytes ?? 0) / packets)));
           // sFlow carries no flow times: a collector stamps samples with their arrival.
           const { time_start: _start, time_end: _end, ...rest } = r;
-          accounted.push({ ...rest, source: 'sflow', sampling_rate: rate, packets: samples * rate, bytes: samples * rate * frame });
+          // The encoder writes at most MAX_SAMPLES_PER_RECORD samples of one record: a long flow's
+          // samples go as several records, so every sample the sampler took is sent.
+          for (let left = samples; left > 0; left -= MAX_SAMPLES_PER_RECORD) {
+            const n = Math.min(MAX_SAMPLES_PER_RECORD, left);
+            accounted.push({ ...rest, source: 'sflow', sampling_rate: rate, packets: n * rate, bytes: n * rate * frame });
+          }
         }
-        datagrams = encodeSflow(accounted, { sequence: sequence + 1, uptime: UPTIME_MS });
+        datagrams = encodeSflow(accounted, { sequence: sequence + 1, sampleSequence, uptime: uptimeMs });
         sequence += datagrams.length;
+        sampleSequence += accounted.reduce((n, r) => n + Math.round((r.packets ?? 0) / rate), 0);
         break;
       }
     }

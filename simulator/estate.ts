@@ -312,7 +312,7 @@ class EstateBuilder {
     if (scanner !== undefined) {
       const targets = this.placed.tiers.filter((t) => t.placement === 'vm' || t.placement === 'infra' || t.placement === 'workstation').flatMap((t) => t.endpoints).sort((a, b) => a.v4 - b.v4);
       let hourStart = this.businessHour();
-      if (scanner.day !== undefined) hourStart = Math.min(this.window.to - HOUR, Math.floor(this.window.from / DAY) * DAY + scanner.day * DAY + 10 * HOUR);
+      if (scanner.day !== undefined) hourStart = Math.max(this.window.from, Math.min(this.window.to - HOUR, Math.floor(this.window.from / DAY) * DAY + scanner.day * DAY + 10 * HOUR));
       const address = parseAddress(scanner.address);
       const v4 = ((address[12] ?? 0) * 2 ** 24 + ((address[13] ?? 0) << 16) + ((address[14] ?? 0) << 8) + (address[15] ?? 0)) >>> 0;
       this.scan = {
@@ -357,6 +357,12 @@ class EstateBuilder {
     });
   }
 
+  private activeIn(pattern: TruthEdge['pattern']): boolean {
+    if (pattern === 'once') return true;
+    for (let h = this.window.from; h < this.window.to; h += HOUR) if (patternFactor(pattern, h) > 0) return true;
+    return false;
+  }
+
   truth(seed: number): Truth {
     const sorted = <T extends { from: TruthSelector; to: TruthSelector; protocol: string; ports: TruthEdge['ports'] }>(map: Map<string, T>): T[] =>
       [...map.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, v]) => v);
@@ -365,8 +371,10 @@ class EstateBuilder {
       seed,
       window: { ...this.window },
       groupBy: GROUP_BY.slice(),
-      intended: sorted(this.intended),
-      undocumented: sorted(this.undocumented),
+      // An edge whose pattern has no active hour in the window (business hours over a weekend)
+      // has no flows there, so it is no dependency of this window.
+      intended: sorted(this.intended).filter((e) => this.activeIn(e.pattern)),
+      undocumented: sorted(this.undocumented).filter((e) => this.activeIn(e.pattern)),
       noise: sorted(this.noise),
     };
   }

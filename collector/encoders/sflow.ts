@@ -20,6 +20,8 @@ export interface SflowEncodeOptions {
   agent?: Uint8Array;
   /** First datagram sequence number; default 1. */
   sequence?: number;
+  /** Sequence number of the first flow sample (an agent counts samples across datagrams); default 1. */
+  sampleSequence?: number;
   /** Agent uptime in ms for the header; default 1 000 000. */
   uptime?: number;
   /** Largest datagram in bytes; default 1400 (sFlow agents keep under the path MTU, spec §5). */
@@ -45,7 +47,7 @@ export function encodeSflow(records: readonly FlowRecord[], options: SflowEncode
   const maxBytes = options.maxDatagramBytes ?? 1400;
   const agent = options.agent ?? records[0]?.exporter ?? new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0]);
   let sequence = options.sequence ?? 1;
-  let sampleSequence = 1;
+  let sampleSequence = options.sampleSequence ?? 1;
   const datagrams: Uint8Array[] = [];
 
   const bySubAgent = new Map<number, Uint8Array[]>();
