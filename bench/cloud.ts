@@ -170,28 +170,33 @@ const PEER_QUERY: Record<GeneratedFormat, string> = {
       SELECT unnest(f.flowGroups) AS g FROM (SELECT unnest(r.flowRecords.flows) AS f FROM (SELECT unnest(records) AS r FROM read_json($1, maximum_object_size = 2147483647)))))`,
 };
 
+/** Runs `work` with the process's peak RSS reset before it, and what it cost: wall and CPU seconds, peak RSS. */
+async function measure<T>(work: () => Promise<T>): Promise<{ value: T; seconds: number; cpuSeconds: number; peakRss: number; peakExact: boolean }> {
+  if (typeof global.gc === 'function') global.gc();
+  const peakExact = resetPeak();
+  const sampler = rssSampler();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await work();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const sampled = sampler.stop();
+  const hwm = status('VmHWM') ?? 0;
+  return { value, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRss: peakExact ? Math.max(hwm, sampled) : sampled, peakExact };
+}
+
 async function peerOnce(format: GeneratedFormat, path: string, totals: GeneratedTotals): Promise<Result> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   try {
-    if (typeof global.gc === 'function') global.gc();
-    const peakExact = resetPeak();
-    const sampler = rssSampler();
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    const reader = await connection.runAndReadAll(PEER_QUERY[format], [path]);
-    const seconds = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const sampled = sampler.stop();
-    const hwm = status('VmHWM') ?? 0;
-    const peakRss = peakExact ? Math.max(hwm, sampled) : sampled;
+    const { value: reader, seconds, cpuSeconds, peakRss, peakExact } = await measure(() => connection.runAndReadAll(PEER_QUERY[format], [path]));
     const [row] = reader.getRows();
     const flows = Number(row?.[0]);
     const bytes = Number(row?.[1]);
     if (flows !== totals.flows || bytes !== totals.bytes) throw new Error(`${format} → DuckDB reader: ${flows} flows, ${bytes} bytes; generated ${totals.flows}, ${totals.bytes}`);
     process.stderr.write(`${format} → DuckDB reader: ${rate(totals.flows / seconds)} records/s, peak RSS ${mb(peakRss)} MB; totals verified\n`);
-    return { format, store: 'duckdb-reader', totals, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRss, peakExact };
+    return { format, store: 'duckdb-reader', totals, seconds, cpuSeconds, peakRss, peakExact };
   } finally {
     connection.closeSync();
     instance.closeSync();
@@ -202,17 +207,9 @@ async function ingestOnce(format: GeneratedFormat, storeName: StoreName, path: s
   if (storeName === 'duckdb-reader') return peerOnce(format, path, totals);
   const open = await openStore(storeName, `${format}_${storeName}`);
   try {
-    if (typeof global.gc === 'function') global.gc();
-    const peakExact = resetPeak();
-    const sampler = rssSampler();
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    const ingested = await ingestStream(createReadStream(path, { highWaterMark: 1 << 20 }), open.store, { format: INGEST_FORMAT[format], file: path, servicePorts });
-    const seconds = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const sampled = sampler.stop();
-    const hwm = status('VmHWM') ?? 0;
-    const peakRss = peakExact ? Math.max(hwm, sampled) : sampled;
+    const { value: ingested, seconds, cpuSeconds, peakRss, peakExact } = await measure(() =>
+      ingestStream(createReadStream(path, { highWaterMark: 1 << 20 }), open.store, { format: INGEST_FORMAT[format], file: path, servicePorts }),
+    );
 
     const skipped = Object.entries(ingested.skipped).filter(([, n]) => n > 0);
     if (ingested.flows !== totals.flows || skipped.length > 0) {
@@ -222,7 +219,7 @@ async function ingestOnce(format: GeneratedFormat, storeName: StoreName, path: s
     if (stored.flows !== totals.flows || stored.bytes !== totals.bytes || stored.packets !== totals.packets) {
       throw new Error(`${format} → ${storeName}: stored ${JSON.stringify(stored)}, generated ${JSON.stringify({ flows: totals.flows, bytes: totals.bytes, packets: totals.packets })}`);
     }
-    const result: Result = { format, store: storeName, totals, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRss, peakExact };
+    const result: Result = { format, store: storeName, totals, seconds, cpuSeconds, peakRss, peakExact };
     process.stderr.write(`${format} → ${storeName}: ${rate(totals.flows / seconds)} records/s, ${(totals.fileBytes / 2 ** 20 / seconds).toFixed(1)} MB/s, peak RSS ${mb(peakRss)} MB; totals verified\n`);
     return result;
   } finally {
