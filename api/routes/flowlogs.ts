@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import { FlowmapError } from '../../core/errors.js';
-import { ingestFile, listLedger } from '../../collector/cloud/ingest.js';
+import { emptyIngestReport, ingestFile, listLedger } from '../../collector/cloud/ingest.js';
 import type { ServicePorts } from '../../collector/service-ports.js';
 import { CLOUD_FORMATS, CLOUD_SKIP_REASONS, type CloudFormat } from '../../collector/cloud/types.js';
 import type { Store } from '../../store/port.js';
@@ -106,8 +106,7 @@ export function flowlogRoutes(store: Store, options: { servicePorts: ServicePort
           await pipeline(request.body as NodeJS.ReadableStream, limit, createWriteStream(path));
           const outcome = await ingestFile(path, store, { format: request.params.format, file: name, servicePorts: options.servicePorts, awsFormat: options.awsFormat });
           if (outcome.known !== undefined) {
-            const empty = Object.fromEntries(CLOUD_SKIP_REASONS.map((r) => [r, 0]));
-            return { file: name, format: request.params.format, sha256: '', bytes: received, flows: 0, resumedAfter: 0, skipped: empty, problems: [], alreadyIngested: true };
+            return { ...emptyIngestReport(name, request.params.format), bytes: received, alreadyIngested: true };
           }
           return { ...outcome.report, alreadyIngested: false };
         } finally {

@@ -106,13 +106,11 @@ function parserFor(format: CloudFormat, sink: CloudSink, options: IngestOptions)
   }
 }
 
-/** Stores every flow of one input; resolves with what was stored and skipped. */
-export async function ingestStream(input: AsyncIterable<Buffer>, store: FlowTarget, options: IngestOptions): Promise<IngestReport> {
-  const batchRows = options.batchRows ?? 65_536;
-  const hash = createHash('sha256');
-  const report: IngestReport = {
-    file: options.file,
-    format: options.format,
+/** A report of nothing stored or skipped yet. */
+export function emptyIngestReport(file: string, format: CloudFormat): IngestReport {
+  return {
+    file,
+    format,
     sha256: '',
     bytes: 0,
     flows: 0,
@@ -120,6 +118,13 @@ export async function ingestStream(input: AsyncIterable<Buffer>, store: FlowTarg
     skipped: Object.fromEntries(CLOUD_SKIP_REASONS.map((r) => [r, 0])) as Record<CloudSkipReason, number>,
     problems: [],
   };
+}
+
+/** Stores every flow of one input; resolves with what was stored and skipped. */
+export async function ingestStream(input: AsyncIterable<Buffer>, store: FlowTarget, options: IngestOptions): Promise<IngestReport> {
+  const batchRows = options.batchRows ?? 65_536;
+  const hash = createHash('sha256');
+  const report = emptyIngestReport(options.file, options.format);
   let batch: FlowBatch = createFlowBatch(batchRows);
   const full: FlowBatch[] = [];
   let toSkip = options.skipFlows ?? 0;

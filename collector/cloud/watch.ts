@@ -28,7 +28,7 @@ import type { Logger } from '../../core/logger.js';
 import { RateLimitedLog } from '../../core/logger.js';
 import type { Store } from '../../store/port.js';
 import type { ServicePorts } from '../service-ports.js';
-import { fileInput, IngestFailure, ingestStream, ledgerEntry, recordInLedger, sha256OfFile, type FlowTarget, type IngestReport } from './ingest.js';
+import { emptyIngestReport, fileInput, IngestFailure, ingestStream, ledgerEntry, recordInLedger, sha256OfFile, type FlowTarget, type IngestReport } from './ingest.js';
 import { CLOUD_FORMATS, type CloudFormat } from './types.js';
 
 export type WatchAfter = 'move' | 'delete' | 'keep';
@@ -240,7 +240,7 @@ export function createWatcher(options: WatchOptions, deps: WatchDeps): Watcher {
         error = err.message;
       } else if (isFlowmapError(err, 'FLOWMAP_BAD_REQUEST')) {
         // The file is not of the directory's format (a Parquet file in a GCP directory): it cannot get better.
-        report = { file: path, format, sha256, bytes: seen.size, flows: 0, resumedAfter: 0, skipped: { nodata: 0, skipdata: 0, malformed: 0, missing_field: 0, bad_value: 0, unsupported: 0 }, problems: [] };
+        report = { ...emptyIngestReport(path, format), bytes: seen.size };
         error = err.message;
       } else {
         throw err;
