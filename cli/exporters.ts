@@ -6,12 +6,7 @@ import type { Config } from '../core/config.js';
 import { FlowmapError, isFlowmapError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { createStore } from '../store/index.js';
-
-/** The API of the `flowmap start` that owns the embedded data directory, from the config's host and port. */
-export function localServer(config: Config): string {
-  const host = config.api.host === '0.0.0.0' || config.api.host === '::' ? '127.0.0.1' : config.api.host;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${config.api.port}`;
-}
+import { answerMessage, callServer, localServer } from './server.js';
 
 export async function listExporters(config: Config, server: string | undefined, logger: Logger): Promise<ExporterSummary[]> {
   if (server !== undefined) return fetchExporters(server);
@@ -30,18 +25,10 @@ export async function listExporters(config: Config, server: string | undefined, 
 }
 
 async function fetchExporters(server: string): Promise<ExporterSummary[]> {
-  const url = `${server.replace(/\/+$/, '')}/api/v1/exporters`;
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  } catch (err) {
-    throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `cannot reach ${url}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
-  const body = (await response.json().catch(() => undefined)) as { exporters?: ExporterSummary[]; message?: string } | undefined;
-  if (!response.ok || body?.exporters === undefined) {
-    throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `${url} answered ${response.status}${body?.message !== undefined ? `: ${body.message}` : ''}`);
-  }
-  return body.exporters;
+  const answer = await callServer(server, '/api/v1/exporters', { signal: AbortSignal.timeout(10_000) });
+  const exporters = answer.body.exporters as ExporterSummary[] | undefined;
+  if (answer.status !== 200 || exporters === undefined) throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `${server.replace(/\/+$/, '')}/api/v1/exporters answered ${answer.status}: ${answerMessage(answer)}`);
+  return exporters;
 }
 
 /** A fixed-width table, one exporter a line; errors summed with the top reasons named. */

@@ -10,7 +10,7 @@ import { createServicePorts } from '../collector/service-ports.js';
 import { IngestFailure, ingestFile, ingestStream, listLedger, recordInLedger, type IngestReport, type LedgerEntry } from '../collector/cloud/ingest.js';
 import { CLOUD_FORMATS, type CloudFormat } from '../collector/cloud/types.js';
 import { createStore, type Store } from '../store/index.js';
-import { localServer } from './exporters.js';
+import { answerMessage, callServer, localServer, type ServerAnswer } from './server.js';
 
 export interface IngestCommandOptions {
   server?: string;
@@ -120,16 +120,7 @@ function printReport(file: string, report: Pick<IngestReport, 'flows' | 'skipped
  */
 async function ingestThroughServer(server: string, files: string[], options: IngestCommandOptions, out: (line: string) => void, err: (line: string) => void): Promise<number> {
   const base = server.replace(/\/+$/, '');
-  const call = async (path: string, init?: RequestInit): Promise<{ status: number; body: Record<string, unknown> }> => {
-    let response: globalThis.Response;
-    try {
-      response = await fetch(`${base}${path}`, init);
-    } catch (e) {
-      throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `cannot reach ${base}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-    }
-    const body = (await response.json().catch(() => ({ message: `answered ${response.status} without a JSON body` }))) as Record<string, unknown>;
-    return { status: response.status, body };
-  };
+  const call = (path: string, init?: RequestInit): Promise<ServerAnswer> => callServer(base, path, init);
   if (options.list === true) {
     const { status, body } = await call('/api/v1/flowlogs');
     if (status !== 200) throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `${base}/api/v1/flowlogs answered ${status}: ${String(body.message)}`);
@@ -143,7 +134,7 @@ async function ingestThroughServer(server: string, files: string[], options: Ing
   for (const file of files) {
     const input = file === '-' ? process.stdin : createReadStream(file);
     const init = { method: 'POST', body: Readable.toWeb(input) as ReadableStream, duplex: 'half', headers: { 'content-type': 'application/octet-stream' } } as RequestInit;
-    let answer: { status: number; body: Record<string, unknown> };
+    let answer: ServerAnswer;
     try {
       answer = await call(`/api/v1/flowlogs/${format}?name=${encodeURIComponent(file)}`, init);
     } catch (e) {
@@ -153,7 +144,7 @@ async function ingestThroughServer(server: string, files: string[], options: Ing
     }
     if (answer.status !== 200) {
       failed++;
-      err(`flowmap: ${typeof answer.body.message === 'string' ? answer.body.message : `the server answered ${answer.status}`}`);
+      err(`flowmap: ${answerMessage(answer)}`);
       continue;
     }
     if (answer.body.alreadyIngested === true) {

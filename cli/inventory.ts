@@ -10,14 +10,9 @@ import type { Config } from '../core/config.js';
 import { FlowmapError, isFlowmapError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { createStore, type Store } from '../store/index.js';
-import { localServer } from './exporters.js';
+import { answerMessage, callServer, localServer, type ServerAnswer } from './server.js';
 
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-type Call = (method: 'GET' | 'POST', url: string, body?: Buffer) => Promise<Answer>;
+type Call = (method: 'GET' | 'POST', url: string, body?: Buffer) => Promise<ServerAnswer>;
 
 interface Session {
   call: Call;
@@ -59,27 +54,16 @@ async function open(config: Config, logger: Logger, server: string | undefined, 
 }
 
 function remote(server: string): Session {
-  const base = server.replace(/\/+$/, '');
   return {
-    async call(method, url, body) {
-      let response: globalThis.Response;
-      try {
-        response = await fetch(`${base}${url}`, { method, ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/octet-stream' } }), signal: AbortSignal.timeout(300_000) });
-      } catch (e) {
-        throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `cannot reach ${base}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-      }
-      const answer = (await response.json().catch(() => ({ message: `answered ${response.status} without a JSON body` }))) as Record<string, unknown>;
-      return { status: response.status, body: answer };
-    },
+    call: (method, url, body) => callServer(server, url, { method, ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/octet-stream' } }), signal: AbortSignal.timeout(300_000) }),
     async close() {},
   };
 }
 
 /** The answer's body, or a FlowmapError carrying the route's message. */
-function ok(answer: Answer): Record<string, unknown> {
+function ok(answer: ServerAnswer): Record<string, unknown> {
   if (answer.status === 200) return answer.body;
-  const message = typeof answer.body.message === 'string' ? answer.body.message : `answered ${answer.status}`;
-  throw new FlowmapError('FLOWMAP_BAD_REQUEST', message, { status: answer.status });
+  throw new FlowmapError('FLOWMAP_BAD_REQUEST', answerMessage(answer), { status: answer.status });
 }
 
 const query = (params: Record<string, string | string[] | undefined>): string => {
@@ -116,7 +100,7 @@ export async function inventoryImport(
       const answer = await session.call('POST', `/api/v1/inventory/import${query({ format: options.format, source: options.source ?? (file === '-' ? undefined : file), closeMissing: options.closeMissing === true ? 'true' : undefined })}`, bytes);
       if (answer.status !== 200) {
         failed++;
-        err(`flowmap: ${file}: ${typeof answer.body.message === 'string' ? answer.body.message : `answered ${answer.status}`}`);
+        err(`flowmap: ${file}: ${answerMessage(answer)}`);
         continue;
       }
       const r = answer.body as { format: string; added: number; changed: number; unchanged: number; skipped: number; problems: Problem[]; conflicts: { address: string; winner: string; loser: string; from: string | null; to: string | null }[] };
