@@ -7,18 +7,28 @@ import {
   AGGREGATE_KEYS,
   DEFAULT_AGGREGATE_LIMIT,
   DEFAULT_EVIDENCE_LIMIT,
+  DEFAULT_HOSTS_LIMIT,
   DEFAULT_READ_LIMIT,
   MAX_AGGREGATE_LIMIT,
+  MAX_CONVERSATION_DAYS,
   MAX_EVIDENCE_LIMIT,
+  MAX_HOSTS_LIMIT,
+  MAX_HOURLY_ADDRESSES,
   MAX_READ_LIMIT,
   ROLLUP_KEYS,
   type AggregateKey,
+  type BaselineHostRow,
+  type ConversationQuery,
   type ExporterStatus,
   type FlowAggregateQuery,
   type ListenerEvidenceQuery,
   type RollupAggregateQuery,
   type RollupKey,
   type TimeRange,
+  type ConversationKey,
+  type Endpoint,
+  MAX_DRILL_CONVERSATIONS,
+  MAX_EVIDENCE_ENDPOINTS,
 } from './port.js';
 
 export function checkRange(range: TimeRange): void {
@@ -183,4 +193,172 @@ export function checkExporterStatus(rows: readonly ExporterStatus[]): Address[] 
 
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** A conversation query as the adapters use it: hourly addresses parsed and deduplicated. */
+export interface CheckedConversationQuery {
+  from: number;
+  to: number;
+  /** 16-byte addresses, distinct, in the order first given. */
+  hourly: Address[];
+  /** 24-hour steps from `from` that the window touches: ceil((to - from) / 86400). */
+  windowDays: number;
+  /** 32-bit words of the `days` bitmask: ceil(windowDays / 32). */
+  dayWords: number;
+}
+
+export function checkConversationQuery(query: ConversationQuery): CheckedConversationQuery {
+  const { range } = query;
+  checkRange(range);
+  if (range.from % 3600 !== 0 || range.to % 3600 !== 0) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `conversation range [${range.from}, ${range.to}) must start and end on whole hours (multiples of 3600)`, {
+      status: 400,
+      details: { from: range.from, to: range.to },
+    });
+  }
+  if (range.to - range.from > MAX_CONVERSATION_DAYS * 86_400) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `conversation range [${range.from}, ${range.to}) is longer than ${MAX_CONVERSATION_DAYS} days`, {
+      status: 400,
+      details: { from: range.from, to: range.to, maxDays: MAX_CONVERSATION_DAYS },
+    });
+  }
+  const given: unknown = query.hourlyAddresses ?? [];
+  if (!Array.isArray(given) || given.length > MAX_HOURLY_ADDRESSES) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `hourlyAddresses must be a list of at most ${MAX_HOURLY_ADDRESSES} addresses`, {
+      status: 400,
+      details: { count: Array.isArray(given) ? given.length : undefined },
+    });
+  }
+  const seen = new Set<string>();
+  const hourly: Address[] = [];
+  for (const text of given as unknown[]) {
+    const address = typeof text === 'string' ? tryParseAddress(text) : undefined;
+    if (address === undefined) {
+      throw new FlowmapError('FLOWMAP_BAD_REQUEST', `hourly address ${JSON.stringify(text)} is not an IPv4 or IPv6 address`, { status: 400, details: { value: text } });
+    }
+    const key = Buffer.from(address).toString('hex');
+    if (seen.has(key)) continue;
+    seen.add(key);
+    hourly.push(address);
+  }
+  const windowDays = Math.ceil((range.to - range.from) / 86_400);
+  return { from: range.from, to: range.to, hourly, windowDays, dayWords: Math.ceil(windowDays / 32) };
+}
+
+/** Longest baseline id, edge key and rule name kept. */
+export const MAX_BASELINE_NAME = 200;
+export const MAX_EDGE_KEY = 1000;
+
+function checkName(value: unknown, what: string, max: number): void {
+  if (typeof value !== 'string' || value === '' || value.length > max || LONE_SURROGATE.test(value)) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${what} ${JSON.stringify(value)} must be 1-${max} characters of valid Unicode`, { status: 400, details: { [what]: value } });
+  }
+}
+
+export function checkBaselineName(baseline: string): void {
+  checkName(baseline, 'baseline', MAX_BASELINE_NAME);
+}
+
+export function checkBaselineHostsQuery(baseline: string, edge: string, limit: number | undefined): number {
+  checkBaselineName(baseline);
+  checkName(edge, 'edge', MAX_EDGE_KEY);
+  const value = limit ?? DEFAULT_HOSTS_LIMIT;
+  if (!Number.isInteger(value) || value < 1 || value > MAX_HOSTS_LIMIT) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `limit ${value} must be 1-${MAX_HOSTS_LIMIT}`, { status: 400, details: { limit: value } });
+  }
+  return value;
+}
+
+/** A host-pair row ready to write: its client and server as 16 bytes. */
+export interface CheckedBaselineHost {
+  row: BaselineHostRow;
+  client: Address;
+  server: Address;
+}
+
+/**
+ * A baseline's host pairs, refused whole (FLOWMAP_BATCH_INVALID) when any row is malformed; the
+ * baseline id itself is a FLOWMAP_BAD_REQUEST like every other argument.
+ */
+export function checkBaselineHosts(baseline: string, rows: readonly BaselineHostRow[]): CheckedBaselineHost[] {
+  checkBaselineName(baseline);
+  return rows.map((row, i) => {
+    const bad = (what: string): FlowmapError => new FlowmapError('FLOWMAP_BATCH_INVALID', `baseline host pairs refused: row ${i} ${what}`, { status: 400, details: { row: i } });
+    for (const [field, max] of [['edge', MAX_EDGE_KEY], ['rule', MAX_BASELINE_NAME]] as const) {
+      const value: unknown = row[field];
+      if (typeof value !== 'string' || value === '' || value.length > max || LONE_SURROGATE.test(value)) {
+        throw bad(`${field} ${JSON.stringify(value)} must be 1-${max} characters of valid Unicode`);
+      }
+    }
+    const address = (field: 'client' | 'server'): Address => {
+      const value: unknown = row[field];
+      const parsed = typeof value === 'string' ? tryParseAddress(value) : undefined;
+      if (parsed === undefined) throw bad(`${field} ${JSON.stringify(value)} is not an IPv4 or IPv6 address`);
+      return parsed;
+    };
+    const client = address('client');
+    const server = address('server');
+    const ranges = [['proto', 0xff], ['port', 0xffff], ['daysSeen', 0xffff], ['firstSeen', 0xffffffff], ['lastSeen', 0xffffffff]] as const;
+    for (const [field, max] of ranges) {
+      const value: unknown = row[field];
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) throw bad(`${field} = ${String(value)} is not an integer 0-${max}`);
+    }
+    for (const field of ['flows', 'bytes', 'packets'] as const) {
+      if (!isCount(row[field])) throw bad(`${field} = ${String(row[field])} is not a non-negative integer`);
+    }
+    return { row, client, server };
+  });
+}
+
+export interface CheckedConversationKey {
+  client: Address;
+  server: Address;
+  proto: number;
+  servicePort: number;
+}
+
+function uintField(value: unknown, max: number, what: string): number {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > max) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${what} ${JSON.stringify(value)} must be a whole number from 0 to ${max}`, { status: 400, details: { value } });
+  }
+  return value as number;
+}
+
+function addressField(value: unknown, what: string): Address {
+  const address = typeof value === 'string' ? tryParseAddress(value) : undefined;
+  if (address === undefined) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${what} ${JSON.stringify(value)} is not an IPv4 or IPv6 address`, { status: 400, details: { value } });
+  return address;
+}
+
+function checkWholeHours(range: TimeRange, what: string): void {
+  checkRange(range);
+  if (range.from % 3600 !== 0 || range.to % 3600 !== 0) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${what} range [${range.from}, ${range.to}) must start and end on whole hours (multiples of 3600)`, { status: 400, details: { from: range.from, to: range.to } });
+  }
+  if (range.to - range.from > MAX_CONVERSATION_DAYS * 86_400) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${what} range [${range.from}, ${range.to}) is longer than ${MAX_CONVERSATION_DAYS} days`, { status: 400, details: { from: range.from, to: range.to } });
+  }
+}
+
+export function checkDrillQuery(range: TimeRange, keys: readonly ConversationKey[]): CheckedConversationKey[] {
+  checkWholeHours(range, 'drill-down');
+  if (!Array.isArray(keys) || keys.length > MAX_DRILL_CONVERSATIONS) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `a drill-down takes at most ${MAX_DRILL_CONVERSATIONS} conversations`, { status: 400, details: { count: Array.isArray(keys) ? keys.length : undefined } });
+  }
+  const list: readonly ConversationKey[] = keys;
+  return list.map((k) => ({
+    client: addressField(k.client, 'client'),
+    server: addressField(k.server, 'server'),
+    proto: uintField(k.proto, 255, 'proto'),
+    servicePort: uintField(k.servicePort, 65535, 'service port'),
+  }));
+}
+
+export function checkEndpoints(range: TimeRange, endpoints: readonly Endpoint[]): { address: Address; proto: number; port: number }[] {
+  checkRange(range);
+  if (!Array.isArray(endpoints) || endpoints.length > MAX_EVIDENCE_ENDPOINTS) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `evidence is asked for at most ${MAX_EVIDENCE_ENDPOINTS} endpoints at a time`, { status: 400, details: { count: Array.isArray(endpoints) ? endpoints.length : undefined } });
+  }
+  const list: readonly Endpoint[] = endpoints;
+  return list.map((e) => ({ address: addressField(e.address, 'endpoint address'), proto: uintField(e.proto, 255, 'proto'), port: uintField(e.port, 65535, 'port') }));
 }

@@ -8,16 +8,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createClient } from '@clickhouse/client';
-import { createFlowBatch, flowAt, flowBatchOf, type FlowRecord } from '../core/flow.js';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { createFlowBatch, FLOW_COLUMNS, flowAt, flowBatchOf, type FlowRecord } from '../core/flow.js';
 import { formatAddress, parseAddress } from '../core/ip.js';
 import { isFlowmapError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import { serviceUrl } from '../test/services.js';
 import { MIGRATIONS_ROOT } from './migrate.js';
-import type { AggregateKey, ExporterStatus, ListenerEvidence, RollupKey, Store } from './port.js';
+import { MAX_HOURLY_ADDRESSES, type AggregateKey, type BaselineHostRow, type ConversationQuery, type ConversationRow, type ExporterStatus, type ListenerEvidence, type RollupKey, type Store } from './port.js';
 import { createClickHouseStore } from './clickhouse/adapter.js';
 import { identifier, sql, toText } from './clickhouse/literal.js';
-import { createDuckDBStore } from './duckdb/adapter.js';
+import { createDuckDBStore, DUCKDB_FILE } from './duckdb/adapter.js';
 
 const T0 = 1_763_000_000; // 2025-11-13, an hour boundary is irrelevant here
 const A = (text: string): Uint8Array => parseAddress(text);
@@ -69,7 +70,16 @@ function sampleRecords(): FlowRecord[] {
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-const MIGRATIONS = ['0001_flows.sql', '0002_meta.sql', '0003_interface_counters.sql', '0004_flows_1h.sql', '0005_listener_evidence.sql', '0006_exporters.sql'];
+const MIGRATIONS = [
+  '0001_flows.sql',
+  '0002_meta.sql',
+  '0003_interface_counters.sql',
+  '0004_flows_1h.sql',
+  '0005_listener_evidence.sql',
+  '0006_exporters.sql',
+  '0007_flows_1h_ports.sql',
+  '0008_baseline_hosts.sql',
+];
 const HOUR = 3600;
 const DAY = 86_400;
 const utcDay = (t: number): number => Math.floor(t / DAY) * DAY;
@@ -141,6 +151,74 @@ function evidenceRecords(day: number): FlowRecord[] {
   return records;
 }
 
+/** Monday 2026-01-05 00:00:00 UTC: the conversation tests' window starts here, after every other test's data. */
+const W0 = 1_767_571_200;
+
+/**
+ * Conversations over three days from W0 (Mon, Tue, Wed), drawn so every expected value below can
+ * be counted by hand. Batch 1 and batch 2 are inserted apart, so the UDP hour at 23:00 sits in two
+ * rollup parts in ClickHouse.
+ */
+function conversationRecords(): { first: FlowRecord[]; second: FlowRecord[] } {
+  const tcp = (overrides: Partial<FlowRecord>): FlowRecord => record({ proto: 6, bytes: 100, packets: 1, tcp_flags: 0x1b, server_side: 'dst', ...overrides });
+  const web = { src_addr: A('10.8.1.1'), dst_addr: A('10.8.0.1'), dst_port: 443 };
+  const dns = { src_addr: A('10.8.2.1'), dst_addr: A('10.8.2.2'), dst_port: 53, proto: 17, packets: 1, server_side: 'unknown' as const };
+  const first = [
+    // web: 10.8.1.1 → 10.8.0.1:443, three flows Monday 09:00 (one a bare SYN), one rejected
+    // Wednesday 17:00 (SYN|ACK: not bare), one before and one after the window.
+    tcp({ ...web, time_received: W0 + 9 * HOUR + 10, src_port: 50001, tcp_flags: 0x02 }),
+    tcp({ ...web, time_received: W0 + 9 * HOUR + 20, src_port: 50002 }),
+    tcp({ ...web, time_received: W0 + 9 * HOUR + 30, src_port: 50003 }),
+    tcp({ ...web, time_received: W0 + 2 * DAY + 17 * HOUR, src_port: 50010, tcp_flags: 0x12, action: 'reject' }),
+    tcp({ ...web, time_received: W0 + 3 * DAY + HOUR, src_port: 50020 }),
+    tcp({ ...web, time_received: W0 - HOUR, src_port: 50030 }),
+    // A reply stored with server_side 'src': the source 10.8.0.2:8443 is the server.
+    tcp({ time_received: W0 + DAY + 30, src_addr: A('10.8.0.2'), dst_addr: A('10.8.1.1'), src_port: 8443, dst_port: 40000, tcp_flags: 0x12, bytes: 500, packets: 3, server_side: 'src' }),
+    // DNS, orientation unknown (the destination is the server): Monday 23:00 and Tuesday 01:00.
+    record({ ...dns, time_received: W0 + 23 * HOUR + 5, src_port: 5353, bytes: 60 }),
+    record({ ...dns, time_received: W0 + DAY + HOUR + 7, src_port: 1024, bytes: 80 }),
+    // ICMP: rolled up on port 0, no listener evidence.
+    record({ time_received: W0 + 2 * DAY + 5, src_addr: A('10.8.3.1'), dst_addr: A('10.8.3.2'), proto: 1, bytes: 64, packets: 1 }),
+    // ssh on day 0 and day 33 (a Saturday, 05:00), for windows longer than 32 days.
+    tcp({ time_received: W0 + 5, src_addr: A('10.8.4.1'), dst_addr: A('10.8.4.2'), src_port: 60000, dst_port: 22, bytes: 1000, packets: 10 }),
+    tcp({ time_received: W0 + 33 * DAY + 5 * HOUR, src_addr: A('10.8.4.1'), dst_addr: A('10.8.4.2'), src_port: 60000, dst_port: 22, bytes: 1000, packets: 10 }),
+  ];
+  const second = [record({ ...dns, time_received: W0 + 23 * HOUR + 6, src_port: 5354, bytes: 70 })];
+  return { first, second };
+}
+
+/** A conversation row from the few values that differ; `at` lists [hour of day, weekday, flows] bins. */
+function conversation(fields: Omit<ConversationRow, 'hourOfDay' | 'dayOfWeek' | 'serverEvidence' | 'clientEvidence' | 'rejectedFlows' | 'synFlows'> & {
+  at: [number, number, number][];
+  rejectedFlows?: number;
+  synFlows?: number;
+  server?: string;
+  serverEvidence?: [number, number, number];
+  clientEvidence?: [number, number, number];
+}): ConversationRow {
+  const { at, serverEvidence = [0, 0, 0], clientEvidence = [0, 0, 0], ...rest } = fields;
+  const hourOfDay = new Array<number>(24).fill(0);
+  const dayOfWeek = new Array<number>(7).fill(0);
+  for (const [hour, weekday, flows] of at) {
+    hourOfDay[hour] = (hourOfDay[hour] ?? 0) + flows;
+    dayOfWeek[weekday] = (dayOfWeek[weekday] ?? 0) + flows;
+  }
+  const evidence = ([peers, peerPorts, days]: [number, number, number]) => ({ peers, peerPorts, days });
+  return { rejectedFlows: 0, synFlows: 0, ...rest, hourOfDay, dayOfWeek, serverEvidence: evidence(serverEvidence), clientEvidence: evidence(clientEvidence) };
+}
+
+async function collect(chunks: AsyncIterable<ConversationRow[]>): Promise<ConversationRow[]> {
+  const rows: ConversationRow[] = [];
+  for await (const chunk of chunks) rows.push(...chunk);
+  return rows.sort(
+    (a, b) => Buffer.compare(A(a.client), A(b.client)) || Buffer.compare(A(a.server), A(b.server)) || a.servicePort - b.servicePort || a.proto - b.proto || (a.hour ?? 0) - (b.hour ?? 0),
+  );
+}
+
+function host(overrides: Partial<BaselineHostRow>): BaselineHostRow {
+  return { edge: 'web->api', client: '10.9.1.1', server: '10.9.0.1', proto: 6, port: 8080, flows: 10, bytes: 1000, packets: 20, firstSeen: W0, lastSeen: W0 + DAY, daysSeen: 2, rule: 'syn', ...overrides };
+}
+
 function status(overrides: Partial<ExporterStatus>): ExporterStatus {
   return {
     collector: 'collector-a',
@@ -160,6 +238,12 @@ function status(overrides: Partial<ExporterStatus>): ExporterStatus {
 interface Harness {
   store: Store;
   reopen(migrationsDir?: string): Promise<Store>;
+  /**
+   * Writes flows straight into the flows table, bypassing insertFlows. Only where insertFlows
+   * cannot serve a test of an older schema: DuckDB's rollup step writes the current flows_1h,
+   * while ClickHouse's view belongs to the schema itself.
+   */
+  insertRawFlows?(records: readonly FlowRecord[]): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -562,6 +646,227 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
       assert.ok((await store.listExporters()).length > 0, 'exporter status is not day data');
     });
 
+    describe('conversations', () => {
+      const window = { from: W0, to: W0 + 3 * DAY };
+      // Hand-counted from conversationRecords(); evidence triples are [peers, peerPorts, days].
+      const web = conversation({
+        client: '10.8.1.1', server: '10.8.0.1', proto: 6, servicePort: 443, flows: 4, bytes: 400, packets: 4, rejectedFlows: 1, synFlows: 1,
+        clientPortMin: 50001, clientPortMax: 50010, firstHour: W0 + 9 * HOUR, lastHour: W0 + 2 * DAY + 17 * HOUR, days: [0b101],
+        at: [[9, 0, 3], [17, 2, 1]],
+        // Monday: 1 peer, ports 50001-50003; Wednesday: 1 peer, port 50010.
+        serverEvidence: [2, 4, 2],
+        // 10.8.1.1:50001 talked to 10.8.0.1:443 on Monday, but the client used several ports and
+        // 10.8.1.1:50001 serves no conversation: its evidence is not looked up.
+        clientEvidence: [0, 0, 0],
+      });
+      const reply = conversation({
+        client: '10.8.1.1', server: '10.8.0.2', proto: 6, servicePort: 8443, flows: 1, bytes: 500, packets: 3,
+        clientPortMin: 40000, clientPortMax: 40000, firstHour: W0 + DAY, lastHour: W0 + DAY, days: [0b010], at: [[0, 1, 1]],
+        serverEvidence: [1, 1, 1], clientEvidence: [1, 1, 1],
+      });
+      const dns = conversation({
+        client: '10.8.2.1', server: '10.8.2.2', proto: 17, servicePort: 53, flows: 3, bytes: 210, packets: 3,
+        clientPortMin: 1024, clientPortMax: 5354, firstHour: W0 + 23 * HOUR, lastHour: W0 + DAY + HOUR, days: [0b011], at: [[23, 0, 2], [1, 1, 1]],
+        // Monday: ports 5353, 5354; Tuesday: port 1024. The client used several ports: its end is not looked up.
+        serverEvidence: [2, 3, 2], clientEvidence: [0, 0, 0],
+      });
+      const icmp = conversation({
+        client: '10.8.3.1', server: '10.8.3.2', proto: 1, servicePort: 0, flows: 1, bytes: 64, packets: 1,
+        clientPortMin: 0, clientPortMax: 0, firstHour: W0 + 2 * DAY, lastHour: W0 + 2 * DAY, days: [0b100], at: [[0, 2, 1]],
+      });
+      const ssh = conversation({
+        client: '10.8.4.1', server: '10.8.4.2', proto: 6, servicePort: 22, flows: 1, bytes: 1000, packets: 10,
+        clientPortMin: 60000, clientPortMax: 60000, firstHour: W0, lastHour: W0, days: [0b001], at: [[0, 0, 1]],
+        serverEvidence: [1, 1, 1], clientEvidence: [1, 1, 1],
+      });
+
+      before(async () => {
+        const { first, second } = conversationRecords();
+        await store.insertFlows(flowBatchOf(first));
+        await store.insertFlows(flowBatchOf(second));
+        for (let day = W0 - DAY; day < W0 + 34 * DAY; day += DAY) await store.recordListenerEvidence({ from: day, to: day + DAY });
+      });
+
+      it('aggregates the window by conversation as the rollup oriented it, with both ends\' evidence', async () => {
+        const rows = await collect(store.conversations({ range: window }));
+        assert.deepEqual(rows, [web, reply, dns, icmp, ssh]);
+        const flows = rows.reduce((sum, row) => sum + row.flows, 0);
+        assert.equal(flows, (await store.rollupTotals(window)).flows);
+      });
+
+      it('splits rows with an hourly address by hour and counts every rollup row once', async () => {
+        const rows = await collect(store.conversations({ range: window, hourlyAddresses: ['10.8.2.2', '::ffff:10.8.2.2', '192.0.2.200'] }));
+        const monday = conversation({
+          client: '10.8.2.1', server: '10.8.2.2', proto: 17, servicePort: 53, hour: W0 + 23 * HOUR, flows: 2, bytes: 130, packets: 2,
+          clientPortMin: 5353, clientPortMax: 5354, firstHour: W0 + 23 * HOUR, lastHour: W0 + 23 * HOUR, days: [0b001], at: [[23, 0, 2]],
+          serverEvidence: [2, 3, 2], clientEvidence: [0, 0, 0],
+        });
+        const tuesday = conversation({
+          client: '10.8.2.1', server: '10.8.2.2', proto: 17, servicePort: 53, hour: W0 + DAY + HOUR, flows: 1, bytes: 80, packets: 1,
+          clientPortMin: 1024, clientPortMax: 1024, firstHour: W0 + DAY + HOUR, lastHour: W0 + DAY + HOUR, days: [0b010], at: [[1, 1, 1]],
+          serverEvidence: [2, 3, 2], clientEvidence: [1, 1, 1],
+        });
+        assert.deepEqual(rows, [web, reply, monday, tuesday, icmp, ssh]);
+        const totals = rows.reduce((sum, row) => ({ flows: sum.flows + row.flows, bytes: sum.bytes + row.bytes, packets: sum.packets + row.packets }), { flows: 0, bytes: 0, packets: 0 });
+        assert.deepEqual(totals, await store.rollupTotals(window));
+        // A client listed splits every conversation it has; an empty list splits none.
+        const byClient = await collect(store.conversations({ range: window, hourlyAddresses: ['10.8.1.1'] }));
+        assert.deepEqual(byClient.filter((r) => r.client === '10.8.1.1').map((r) => [r.servicePort, r.hour, r.flows]), [[443, W0 + 9 * HOUR, 3], [443, W0 + 2 * DAY + 17 * HOUR, 1], [8443, W0 + DAY, 1]]);
+        assert.deepEqual(await collect(store.conversations({ range: window, hourlyAddresses: [] })), [web, reply, dns, icmp, ssh]);
+      });
+
+      it('takes a full list of hourly addresses', async () => {
+        const many = Array.from({ length: MAX_HOURLY_ADDRESSES - 1 }, (_, i) => `2001:db8:ff::${(i >>> 16).toString(16)}:${(i & 0xffff).toString(16)}`);
+        const rows = await collect(store.conversations({ range: window, hourlyAddresses: [...many, '10.8.2.2'] }));
+        assert.deepEqual(rows.filter((r) => r.server === '10.8.2.2').map((r) => r.hour), [W0 + 23 * HOUR, W0 + DAY + HOUR]);
+      });
+
+      it('counts days from the window start and reads evidence for the days starting in the window', async () => {
+        // [Mon 09:00, Wed 09:00): the web flows of Monday 09:00 only; evidence of Tuesday and
+        // Wednesday, whose days start inside it, and not of Monday, whose day starts before it.
+        const rows = await collect(store.conversations({ range: { from: W0 + 9 * HOUR, to: W0 + 2 * DAY + 9 * HOUR } }));
+        assert.deepEqual(rows.find((r) => r.server === '10.8.0.1'), conversation({
+          client: '10.8.1.1', server: '10.8.0.1', proto: 6, servicePort: 443, flows: 3, bytes: 300, packets: 3, synFlows: 1,
+          clientPortMin: 50001, clientPortMax: 50003, firstHour: W0 + 9 * HOUR, lastHour: W0 + 9 * HOUR, days: [0b01], at: [[9, 0, 3]],
+          serverEvidence: [1, 1, 1], clientEvidence: [0, 0, 0],
+        }));
+        // Day 0 of this window is Monday 09:00 to Tuesday 09:00: DNS at Monday 23:00 and Tuesday 01:00 both fall in it.
+        assert.deepEqual(rows.find((r) => r.server === '10.8.2.2')?.days, [0b01]);
+      });
+
+      it('spreads the days of a window longer than 32 days over 32-bit words', async () => {
+        const rows = await collect(store.conversations({ range: { from: W0, to: W0 + 40 * DAY } }));
+        assert.ok(rows.every((r) => r.days.length === 2));
+        assert.deepEqual(rows.find((r) => r.server === '10.8.4.2'), conversation({
+          client: '10.8.4.1', server: '10.8.4.2', proto: 6, servicePort: 22, flows: 2, bytes: 2000, packets: 20,
+          clientPortMin: 60000, clientPortMax: 60000, firstHour: W0, lastHour: W0 + 33 * DAY + 5 * HOUR, days: [0b1, 0b10], at: [[0, 0, 1], [5, 5, 1]],
+          serverEvidence: [2, 2, 2], clientEvidence: [2, 2, 2],
+        }));
+        assert.deepEqual(rows.find((r) => r.server === '10.8.0.1')?.days, [0b1101, 0], 'day 3 is in this window');
+      });
+
+      it('rebuilds the rollup from the flows stored before 0007, with client ports and SYN counts', async () => {
+        const fresh = await open();
+        try {
+          // Flows stored at schema 0003, rolled up by 0004 as a store of that age would hold them.
+          const dir = mkdtempSync(join(tmpdir(), 'flowmap-migrations-'));
+          cpSync(join(MIGRATIONS_ROOT, fresh.store.kind), dir, { recursive: true });
+          for (const later of ['0004_flows_1h.sql', '0005_listener_evidence.sql', '0006_exporters.sql', '0007_flows_1h_ports.sql', '0008_baseline_hosts.sql']) rmSync(join(dir, later));
+          const early = await fresh.reopen(dir);
+          await early.migrate();
+          const { first, second } = conversationRecords();
+          if (fresh.insertRawFlows !== undefined) {
+            await fresh.insertRawFlows([...first, ...second]);
+          } else {
+            await early.insertFlows(flowBatchOf(first));
+            await early.insertFlows(flowBatchOf(second));
+          }
+          for (const file of ['0004_flows_1h.sql', '0005_listener_evidence.sql', '0006_exporters.sql']) cpSync(join(MIGRATIONS_ROOT, fresh.store.kind, file), join(dir, file));
+          const old = await fresh.reopen(dir);
+          assert.equal((await old.migrate()).applied.length, 3);
+          assert.deepEqual(await old.rollupTotals(window), totalsOf([...first, ...second].filter((r) => r.time_received >= window.from && r.time_received < window.to)));
+          rmSync(dir, { recursive: true, force: true });
+
+          const after = await fresh.reopen();
+          assert.deepEqual((await after.migrate()).applied.map((m) => m.name), ['0007_flows_1h_ports.sql', '0008_baseline_hosts.sql']);
+          for (let day = W0 - DAY; day < W0 + 34 * DAY; day += DAY) await after.recordListenerEvidence({ from: day, to: day + DAY });
+          assert.deepEqual(await collect(after.conversations({ range: window })), [web, reply, dns, icmp, ssh]);
+          // The rollup step (DuckDB) or view (ClickHouse) of the new schema fills the new columns.
+          await after.insertFlows(flowBatchOf([record({ time_received: W0 + 2 * DAY + HOUR, src_addr: A('10.8.3.1'), dst_addr: A('10.8.3.2'), src_port: 7, dst_port: 9, proto: 6, tcp_flags: 0x02 })]));
+          const discard = (await collect(after.conversations({ range: window }))).find((r) => r.servicePort === 9);
+          assert.deepEqual([discard?.clientPortMin, discard?.clientPortMax, discard?.synFlows, discard?.flows], [7, 7, 1, 1]);
+        } finally {
+          await fresh.cleanup();
+        }
+      });
+
+      it('answers nothing for an empty window or one without flows', async () => {
+        assert.deepEqual(await collect(store.conversations({ range: { from: W0, to: W0 } })), []);
+        assert.deepEqual(await collect(store.conversations({ range: { from: W0 + 100 * DAY, to: W0 + 101 * DAY } })), []);
+      });
+
+      it('refuses ranges off whole hours or too long, and bad hourly addresses', () => {
+        const bad = (e: unknown): boolean => isFlowmapError(e, 'FLOWMAP_BAD_REQUEST');
+        const queries: ConversationQuery[] = [
+          { range: { from: W0 + 1, to: W0 + HOUR } },
+          { range: { from: W0, to: W0 + HOUR + 1 } },
+          { range: { from: W0 + HOUR, to: W0 } },
+          { range: { from: W0, to: W0 + 367 * DAY } },
+          { range: { from: 0, to: 2 ** 32 } },
+          { range: window, hourlyAddresses: ['10.0.0.256'] },
+          { range: window, hourlyAddresses: ['10.0.0.0/8'] },
+          { range: window, hourlyAddresses: [42 as unknown as string] },
+          { range: window, hourlyAddresses: Array.from({ length: MAX_HOURLY_ADDRESSES + 1 }, () => '10.0.0.1') },
+        ];
+        for (const query of queries) assert.throws(() => store.conversations(query), bad, JSON.stringify(query).slice(0, 100));
+        assert.doesNotThrow(() => store.conversations({ range: { from: W0, to: W0 + 366 * DAY } }));
+      });
+    });
+
+    describe('baseline host pairs', () => {
+      // A baseline id is a partition value in ClickHouse: quotes and backslashes must survive the drop too.
+      const b1 = "b1'; DROP TABLE baseline_hosts; --\\";
+      const hostile = "edge'; DROP TABLE baseline_hosts; --\t\n\\ ü日本";
+      const rows = [
+        host({ client: '10.9.1.2', bytes: 500 }),
+        host({ client: '2001:db8::1', bytes: 1000 }),
+        host({ client: '10.9.1.1', bytes: 1000, port: 8443 }),
+        host({ client: '10.9.1.1', bytes: 1000, port: 8080, server: '10.9.0.2' }),
+        host({ client: '10.9.1.1', bytes: 1000, port: 9090 }),
+        host({ edge: hostile, rule: "listener\t'evidence'", client: '::ffff:10.9.1.3', flows: Number.MAX_SAFE_INTEGER, bytes: 2 ** 40, packets: 0, firstSeen: 1, lastSeen: 0xffffffff, daysSeen: 0xffff, proto: 255, port: 65535 }),
+      ];
+
+      it('stores host pairs and lists one edge by bytes, then client, server and port', async () => {
+        await store.insertBaselineHosts(b1, rows.slice(0, 3));
+        await store.insertBaselineHosts(b1, rows.slice(3));
+        await store.insertBaselineHosts('b2', [host({ client: '10.9.9.9' })]);
+        await store.insertBaselineHosts(b1, []);
+        const web = await store.baselineHosts(b1, 'web->api');
+        assert.deepEqual(web, [rows[2], rows[4], rows[3], rows[1], rows[0]].map((r) => r ?? host({})), 'IPv4 (::ffff:…) sorts before 2001:db8::');
+        assert.deepEqual(await store.baselineHosts(b1, 'web->api', { limit: 2 }), web.slice(0, 2));
+        assert.deepEqual(await store.baselineHosts(b1, hostile), [{ ...rows[5], client: '10.9.1.3' }]);
+        assert.deepEqual((await store.baselineHosts('b2', 'web->api')).map((r) => r.client), ['10.9.9.9']);
+        assert.deepEqual(await store.baselineHosts('b3', 'web->api'), []);
+      });
+
+      it('drops one baseline\'s host pairs and leaves the others', async () => {
+        await store.dropBaselineHosts(b1);
+        assert.deepEqual(await store.baselineHosts(b1, 'web->api'), []);
+        assert.deepEqual(await store.baselineHosts(b1, hostile), []);
+        assert.equal((await store.baselineHosts('b2', 'web->api')).length, 1);
+        await store.dropBaselineHosts('never-stored');
+      });
+
+      it('refuses malformed host pairs whole and bad names and limits', async () => {
+        const invalid = (e: unknown): boolean => isFlowmapError(e, 'FLOWMAP_BATCH_INVALID');
+        const bad = (e: unknown): boolean => isFlowmapError(e, 'FLOWMAP_BAD_REQUEST');
+        const cases: Partial<BaselineHostRow>[] = [
+          { client: 'web-1' },
+          { server: '10.0.0.0/8' },
+          { proto: 256 },
+          { port: 65536 },
+          { port: -1 },
+          { flows: -1 },
+          { bytes: 1.5 },
+          { packets: 2 ** 53 },
+          { daysSeen: 65536 },
+          { firstSeen: 2 ** 32 },
+          { lastSeen: Number.NaN },
+          { edge: '' },
+          { rule: 'r\ud800' },
+        ];
+        for (const c of cases) await assert.rejects(store.insertBaselineHosts('b4', [host({}), host(c)]), invalid, JSON.stringify(c));
+        assert.deepEqual(await store.baselineHosts('b4', 'web->api'), [], 'a refused chunk writes nothing');
+        for (const name of ['', 'x'.repeat(201), 'b\udc00']) {
+          await assert.rejects(store.insertBaselineHosts(name, [host({})]), bad, name.slice(0, 10));
+          await assert.rejects(store.baselineHosts(name, 'web->api'), bad);
+          await assert.rejects(store.dropBaselineHosts(name), bad);
+        }
+        for (const limit of [0, 1.5, 100_001]) await assert.rejects(store.baselineHosts('b2', 'web->api', { limit }), bad, String(limit));
+        await assert.rejects(store.baselineHosts('b2', ''), bad);
+      });
+    });
+
     it('answers ping and names its version', async () => {
       await store.ping();
       assert.match(await store.version(), /\d+\.\d+/);
@@ -581,6 +886,25 @@ describeStore('duckdb', false, async () => {
       await store.close();
       store = await createDuckDBStore({ dataDir: dir, migrationsDir }, { logger });
       return store;
+    },
+    insertRawFlows: async (records: readonly FlowRecord[]) => {
+      await store.close();
+      const instance = await DuckDBInstance.create(join(dir, DUCKDB_FILE));
+      const connection = await instance.connect();
+      const batch = flowBatchOf(records);
+      for (let i = 0; i < batch.length; i++) {
+        const row = flowAt(batch, i) as unknown as Record<string, unknown>;
+        const values = FLOW_COLUMNS.map(({ name, kind }) => {
+          const value = row[name];
+          if (kind === 'address') return `from_hex('${hex(value as Uint8Array)}')`;
+          if (kind === 'enum' || kind === 'string') return `'${String(value).replaceAll("'", "''")}'`;
+          return String(value);
+        });
+        await connection.run(`INSERT INTO flows VALUES (${values.join(', ')})`);
+      }
+      connection.closeSync();
+      instance.closeSync();
+      store = await createDuckDBStore({ dataDir: dir }, { logger });
     },
     cleanup: async () => {
       await store.close();

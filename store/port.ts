@@ -79,6 +79,104 @@ export interface ListenerEvidenceQuery {
   readonly limit?: number;
 }
 
+/**
+ * What the analyzer asks for a baseline (DESIGN.md §6, §8): the window's host-level conversations
+ * from the hourly rollup, aggregated in the store, each with the listener evidence of both of its
+ * possible server ends. Node then receives conversations, never raw flows.
+ */
+export interface ConversationQuery {
+  /** Whole hours: `from` and `to` are multiples of 3600. At most MAX_CONVERSATION_DAYS long. */
+  readonly range: TimeRange;
+  /**
+   * Rows with an end among these addresses (text) come back once per hour (`hour` set), because
+   * their owner changes within the window; every other row covers the whole window. At most
+   * MAX_HOURLY_ADDRESSES.
+   */
+  readonly hourlyAddresses?: readonly string[];
+}
+
+/**
+ * One host-level conversation as the rollup oriented it: `client` → `server:servicePort`. The
+ * evidence fields let the analyzer correct the orientation: `clientPortMin`/`clientPortMax` are the
+ * lowest and highest port the client end used (equal when it always used one), `serverEvidence` is
+ * the listener evidence of `server:servicePort` and `clientEvidence` that of `client:clientPortMin`
+ * (both summed over the window's days; zero where none is recorded). Client ends are looked up
+ * only where they can matter, so that every client's ephemeral port is not: evidence is looked up
+ * for the server end of every row and the client end of every row whose client kept one port
+ * (min = max), and a row's `clientEvidence` is its client end's evidence when that endpoint was
+ * looked up (for its own row or another's), zero otherwise.
+ */
+export interface ConversationRow {
+  client: string;
+  server: string;
+  proto: number;
+  servicePort: number;
+  /** Set only on rows split by hour (see `hourlyAddresses`): the Unix second the hour starts at. */
+  hour?: number;
+  flows: number;
+  bytes: number;
+  packets: number;
+  /** Flows whose action was `reject` (cloud firewalls). */
+  rejectedFlows: number;
+  /** Flows that were a bare TCP SYN (SYN without ACK): the sender opened the connection. */
+  synFlows: number;
+  clientPortMin: number;
+  clientPortMax: number;
+  /** Unix seconds of the first and last hour with flows. */
+  firstHour: number;
+  lastHour: number;
+  /** Bit d (word d >>> 5, bit d & 31) is set when the row has flows in day d of the window, counted from range.from in 24-hour steps. */
+  days: number[];
+  /** Flows per UTC hour of day (24 bins, 0 = 00:00–00:59). */
+  hourOfDay: number[];
+  /** Flows per UTC day of week (7 bins, 0 = Monday). */
+  dayOfWeek: number[];
+  serverEvidence: EndpointEvidence;
+  clientEvidence: EndpointEvidence;
+}
+
+/** One host-level conversation as the rollup keys it. */
+export interface ConversationKey {
+  client: string;
+  server: string;
+  proto: number;
+  servicePort: number;
+}
+
+/** An address:port (`proto` its transport) whose listener evidence is asked for. */
+export interface Endpoint {
+  address: string;
+  proto: number;
+  port: number;
+}
+
+/** Listener evidence of one endpoint over a window: sums of the per-day distinct counts. */
+export interface EndpointEvidence {
+  peers: number;
+  peerPorts: number;
+  /** Days with evidence. */
+  days: number;
+}
+
+/** One host pair of a baseline edge, kept for drill-down (`Store.baselineHosts`). */
+export interface BaselineHostRow {
+  /** The baseline edge's key. */
+  edge: string;
+  client: string;
+  server: string;
+  proto: number;
+  port: number;
+  flows: number;
+  bytes: number;
+  packets: number;
+  /** Unix seconds. */
+  firstSeen: number;
+  lastSeen: number;
+  daysSeen: number;
+  /** Which rule decided the server side (analyzer/baseline/orientation.ts). */
+  rule: string;
+}
+
 /** What a collector last reported about one exporter; one live row per (collector, exporter). */
 export interface ExporterStatus {
   /** The collector's id (collector.id, the host name by default). */
@@ -181,6 +279,27 @@ export interface Store {
    * (ascending, as in `flowDays`), from whichever of those tables held them.
    */
   dropDaysBefore(cutoff: number): Promise<number[]>;
+  /**
+   * The window's host-level conversations for a baseline, in chunks (the order is unspecified).
+   * Listener evidence comes from what `recordListenerEvidence` recorded for the window's days.
+   */
+  conversations(query: ConversationQuery): AsyncIterable<ConversationRow[]>;
+  /**
+   * Drill-down from the raw flows for the few conversations the rollup cannot orient (a client end
+   * that used several ports, each of which may be a listener): the given conversations of the
+   * window — keyed as the rollup keys them — split by the client's port and by hour. Rows have
+   * `hour` set, clientPortMin = clientPortMax = the client's port, and zero evidence (ask
+   * `endpointEvidence`). At most MAX_DRILL_CONVERSATIONS keys; the range must be whole hours.
+   */
+  conversationsByClientPort(range: TimeRange, keys: readonly ConversationKey[]): Promise<ConversationRow[]>;
+  /** Listener evidence of these endpoints over the window's days (as `conversations` attaches it); endpoints without any come back with zeros. At most MAX_EVIDENCE_ENDPOINTS. */
+  endpointEvidence(range: TimeRange, endpoints: readonly Endpoint[]): Promise<(Endpoint & EndpointEvidence)[]>;
+  /** Stores a baseline's host pairs (append; call once per chunk). */
+  insertBaselineHosts(baseline: string, rows: readonly BaselineHostRow[]): Promise<void>;
+  /** The host pairs of one edge of a baseline, by bytes descending then addresses; at most `limit` (default 1000, max 100000). */
+  baselineHosts(baseline: string, edge: string, options?: { limit?: number }): Promise<BaselineHostRow[]>;
+  /** Removes a baseline's host pairs (when the baseline is deleted or pruned). */
+  dropBaselineHosts(baseline: string): Promise<void>;
   /** Replaces each row's (collector, exporter) entry unless the stored one has a later updatedAt. */
   upsertExporters(rows: readonly ExporterStatus[]): Promise<void>;
   /** Every exporter entry, ordered by collector, then exporter address (bytewise). */
@@ -203,3 +322,9 @@ export const DEFAULT_AGGREGATE_LIMIT = 1000;
 export const MAX_AGGREGATE_LIMIT = 100_000;
 export const DEFAULT_EVIDENCE_LIMIT = 1000;
 export const MAX_EVIDENCE_LIMIT = 100_000;
+export const MAX_CONVERSATION_DAYS = 366;
+export const MAX_HOURLY_ADDRESSES = 100_000;
+export const MAX_DRILL_CONVERSATIONS = 2000;
+export const MAX_EVIDENCE_ENDPOINTS = 4000;
+export const DEFAULT_HOSTS_LIMIT = 1000;
+export const MAX_HOSTS_LIMIT = 100_000;

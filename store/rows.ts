@@ -1,10 +1,10 @@
 // What both adapters share about result rows: metadata version numbers, the order raw reads
 // return, and turning result rows (hex addresses, enum text) back into flow batches, rollup and
-// listener-evidence rows and exporter status.
+// listener-evidence rows, conversations, baseline host pairs and exporter status.
 import { COUNTER_COLUMNS, type InterfaceCounters } from '../core/counters.js';
 import { FLOW_COLUMNS, createFlowBatch, enumIndex, type FlowBatch } from '../core/flow.js';
 import { formatAddress } from '../core/ip.js';
-import type { AggregateKey, ExporterStatus, ListenerEvidence, RollupKey } from './port.js';
+import type { AggregateKey, BaselineHostRow, ConversationRow, Endpoint, EndpointEvidence, ExporterStatus, ListenerEvidence, RollupKey } from './port.js';
 
 let lastVersion = 0;
 
@@ -137,6 +137,78 @@ export function exportersFromRows(rows: readonly Record<string, unknown>[]): Exp
       samplingRates: list(r.c_sampling_rates).map(Number),
       errors,
       updatedAt: Number(r.c_updated_at),
+    };
+  });
+}
+
+/** Rows of `Store.conversations` are handed out in chunks of this many. */
+export const CONVERSATION_CHUNK = 50_000;
+
+const numbers = (value: unknown): number[] => (Array.isArray(value) ? (value as unknown[]).map(Number) : []);
+
+/**
+ * A conversation from a result row: `o_client`/`o_server` hex, `o_hourly` truthy on rows split by
+ * hour (then `o_hour` is its Unix second), `o_days`/`o_hod`/`o_dow` lists, the server end's
+ * evidence in `o_s_*` and the client end's in `o_c_*`; numbers may be numeric strings (ClickHouse
+ * JSON quotes UInt64) or bigints (DuckDB).
+ */
+export function conversationFromRow(r: Record<string, unknown>): ConversationRow {
+  const row: ConversationRow = {
+    client: addressFromHex(String(r.o_client)),
+    server: addressFromHex(String(r.o_server)),
+    proto: Number(r.o_proto),
+    servicePort: Number(r.o_port),
+    flows: Number(r.o_flows),
+    bytes: Number(r.o_bytes),
+    packets: Number(r.o_packets),
+    rejectedFlows: Number(r.o_rejected),
+    synFlows: Number(r.o_syn),
+    clientPortMin: Number(r.o_port_min),
+    clientPortMax: Number(r.o_port_max),
+    firstHour: Number(r.o_first),
+    lastHour: Number(r.o_last),
+    days: numbers(r.o_days),
+    hourOfDay: numbers(r.o_hod),
+    dayOfWeek: numbers(r.o_dow),
+    serverEvidence: { peers: Number(r.o_s_peers ?? 0), peerPorts: Number(r.o_s_peer_ports ?? 0), days: Number(r.o_s_days ?? 0) },
+    clientEvidence: { peers: Number(r.o_c_peers ?? 0), peerPorts: Number(r.o_c_peer_ports ?? 0), days: Number(r.o_c_days ?? 0) },
+  };
+  if (r.o_hourly === true || Number(r.o_hourly) === 1) row.hour = Number(r.o_hour);
+  return row;
+}
+
+
+/** Baseline host pairs from result rows: `c_<column>`, addresses hex, times Unix seconds. */
+export function baselineHostsFromRows(rows: readonly Record<string, unknown>[]): BaselineHostRow[] {
+  return rows.map((r) => ({
+    edge: String(r.c_edge),
+    client: addressFromHex(String(r.c_client)),
+    server: addressFromHex(String(r.c_server)),
+    proto: Number(r.c_proto),
+    port: Number(r.c_port),
+    flows: Number(r.c_flows),
+    bytes: Number(r.c_bytes),
+    packets: Number(r.c_packets),
+    firstSeen: Number(r.c_first_seen),
+    lastSeen: Number(r.c_last_seen),
+    daysSeen: Number(r.c_days_seen),
+    rule: String(r.c_rule),
+  }));
+}
+
+/** Evidence rows (`c_address` hex, c_proto, c_port, c_peers, c_peer_ports, c_days) in the order the endpoints were asked, zeros where none. */
+export function endpointEvidenceFromRows(asked: readonly { address: Uint8Array; proto: number; port: number }[], rows: readonly Record<string, unknown>[]): (Endpoint & EndpointEvidence)[] {
+  const found = new Map<string, Record<string, unknown>>();
+  for (const r of rows) found.set(`${String(r.c_address).toLowerCase()}/${Number(r.c_proto)}/${Number(r.c_port)}`, r);
+  return asked.map((e) => {
+    const r = found.get(`${Buffer.from(e.address).toString('hex')}/${e.proto}/${e.port}`);
+    return {
+      address: formatAddress(e.address),
+      proto: e.proto,
+      port: e.port,
+      peers: Number(r?.c_peers ?? 0),
+      peerPorts: Number(r?.c_peer_ports ?? 0),
+      days: Number(r?.c_days ?? 0),
     };
   });
 }

@@ -1,6 +1,7 @@
 // The service-mode store: ClickHouse over HTTP with @clickhouse/client. Runs on 18.16 (the floor
 // in DESIGN.md §5) and current releases. Every value in a query comes through ./literal.ts; table
 // and column names are constants or whitelisted keys.
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
@@ -13,6 +14,12 @@ import { MIGRATIONS_ROOT, pendingMigrations, readMigrations, runMigrations, type
 import type {
   AggregateKey,
   AppliedMigration,
+  BaselineHostRow,
+  ConversationKey,
+  ConversationQuery,
+  ConversationRow,
+  Endpoint,
+  EndpointEvidence,
   ExporterStatus,
   FlowAggregateQuery,
   FlowAggregateRow,
@@ -31,6 +38,13 @@ import type {
 } from '../port.js';
 import {
   checkAggregateQuery,
+  checkBaselineHosts,
+  checkBaselineHostsQuery,
+  checkBaselineName,
+  checkConversationQuery,
+  checkDrillQuery,
+  checkEndpoints,
+  type CheckedConversationKey,
   checkCutoff,
   checkEvidenceQuery,
   checkExporterStatus,
@@ -40,11 +54,16 @@ import {
   checkRange,
   checkReadLimit,
   checkRollupQuery,
+  type CheckedConversationQuery,
 } from '../checks.js';
 import {
   ADDRESS_KEYS,
   addressFromHex,
+  baselineHostsFromRows,
   batchFromRows,
+  CONVERSATION_CHUNK,
+  conversationFromRow,
+  endpointEvidenceFromRows,
   countersFromRows,
   evidenceFromRows,
   exporterRows,
@@ -53,7 +72,7 @@ import {
   READ_ORDER,
   ROLLUP_ADDRESS_KEYS,
 } from '../rows.js';
-import { COUNTER_COLUMN_NAMES, encodeCountersTsv } from './insert.js';
+import { BASELINE_HOST_COLUMN_NAMES, COUNTER_COLUMN_NAMES, encodeBaselineHostsTsv, encodeCountersTsv } from './insert.js';
 import { insertFlowsNative } from './native.js';
 import { identifier, joinSql, lit, sql, toText, type Sql } from './literal.js';
 
@@ -127,8 +146,8 @@ class ClickHouseStore implements Store {
     await this.client.command({ query: toText(query) });
   }
 
-  async rows(query: Sql): Promise<Record<string, unknown>[]> {
-    const result = await this.client.query({ query: toText(query), format: 'JSONEachRow' });
+  async rows(query: Sql, settings?: Record<string, string>): Promise<Record<string, unknown>[]> {
+    const result = await this.client.query({ query: toText(query), format: 'JSONEachRow', ...(settings === undefined ? {} : { clickhouse_settings: settings }) });
     return result.json<Record<string, unknown>>();
   }
 
@@ -360,6 +379,126 @@ class ClickHouseStore implements Store {
     return [...days].sort((a, b) => a - b);
   }
 
+  conversations(query: ConversationQuery): AsyncIterable<ConversationRow[]> {
+    // Checked here, before the first chunk is asked for, so a bad query throws at the call.
+    const checked = checkConversationQuery(query);
+    return this.streamConversations(checked);
+  }
+
+  private async *streamConversations(q: CheckedConversationQuery): AsyncGenerator<ConversationRow[]> {
+    if (q.from === q.to) return;
+    // Three steps through two scratch tables (Memory engine, dropped at the end): the window's
+    // conversations aggregated once from flows_1h; the listener evidence of their two ends; the
+    // join. 18.16 has no materialized common table expressions, and as one statement the
+    // conversations were aggregated twice (once more for the evidence's IN set) and their arrays
+    // dragged through an ARRAY JOIN: 70 s instead of about 25 s on 36M rollup rows (bench/baseline.ts).
+    await this.dropStaleScratch();
+    const name = `${SCRATCH_PREFIX}${Date.now()}_${randomBytes(4).toString('hex')}`;
+    const conv = identifier(name);
+    const evidence = identifier(`${name}_ev`);
+    const sizeSettings = (text: string): Record<string, string> => ({ max_query_size: String(Math.max(262_144, text.length + 1024)) });
+    try {
+      const create = conversationsScratchSql(q, conv);
+      await this.client.command({ query: toText(create), clickhouse_settings: sizeSettings(toText(create)) });
+      await this.command(evidenceScratchSql(q, conv, evidence));
+      const result = await this.client.query({
+        query: toText(conversationsJoinSql(conv, evidence)),
+        format: 'JSONEachRow',
+        // Numbers as JSON numbers, not strings: a third less to parse. Sums stay far below 2^53.
+        clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+      });
+      let chunk: ConversationRow[] = [];
+      try {
+        for await (const rows of result.stream<Record<string, unknown>>()) {
+          for (const row of rows) {
+            chunk.push(conversationFromRow(row.json()));
+            if (chunk.length >= CONVERSATION_CHUNK) {
+              yield chunk;
+              chunk = [];
+            }
+          }
+        }
+        if (chunk.length > 0) yield chunk;
+      } finally {
+        // A consumer that stops early leaves the response unread: release the connection.
+        result.close();
+      }
+    } finally {
+      await this.command(sql`DROP TABLE IF EXISTS ${conv}`).catch(() => undefined);
+      await this.command(sql`DROP TABLE IF EXISTS ${evidence}`).catch(() => undefined);
+    }
+  }
+
+  /** Scratch tables left by a process that died mid-baseline (older than a day) are dropped. */
+  private async dropStaleScratch(): Promise<void> {
+    const rows = await this.rows(sql`SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, ${lit.string(SCRATCH_PREFIX)})`);
+    const cutoff = Date.now() - 86_400_000;
+    for (const { name } of rows) {
+      const stamp = Number(/^baseline_scratch_(\d+)_/.exec(String(name))?.[1] ?? Number.NaN);
+      if (Number.isFinite(stamp) && stamp < cutoff) await this.command(sql`DROP TABLE IF EXISTS ${identifier(String(name))}`);
+    }
+  }
+
+  async conversationsByClientPort(range: TimeRange, keys: readonly ConversationKey[]): Promise<ConversationRow[]> {
+    const checked = checkDrillQuery(range, keys);
+    if (checked.length === 0 || range.from === range.to) return [];
+    const query = drillSql(range, checked);
+    const rows = await this.rows(query, { max_query_size: String(Math.max(262_144, toText(query).length + 1024)) });
+    return rows.map((r) => conversationFromRow(r));
+  }
+
+  async endpointEvidence(range: TimeRange, endpoints: readonly Endpoint[]): Promise<(Endpoint & EndpointEvidence)[]> {
+    const checked = checkEndpoints(range, endpoints);
+    if (checked.length === 0) return [];
+    const from = lit.dateTime(range.from);
+    const lastDay = lit.dateTime(Math.min(range.to, LAST_DATED_SECOND));
+    const wanted = lit.inList(checked.map((e) => sql`(${lit.address(e.address)}, ${lit.uint(e.proto, 8)}, ${lit.uint(e.port, 16)})`));
+    const query = sql`
+      SELECT hex(address) AS c_address, proto AS c_proto, port AS c_port, sum(d_peers) AS c_peers, sum(d_peer_ports) AS c_peer_ports, count() AS c_days
+      FROM (
+        SELECT day, address, proto, port, uniqMerge(peers) AS d_peers, uniqMerge(peer_ports) AS d_peer_ports
+        FROM listener_evidence
+        PREWHERE (address, proto, port) IN ${wanted}
+        WHERE day >= toDate(${from}) AND day <= toDate(${lastDay}) AND toDateTime(day) >= ${from} AND toDateTime(day) < ${lit.dateTime(range.to)}
+        GROUP BY day, address, proto, port
+      )
+      GROUP BY address, proto, port`;
+    const rows = await this.rows(query, { max_query_size: String(Math.max(262_144, toText(query).length + 1024)) });
+    return endpointEvidenceFromRows(checked, rows);
+  }
+
+  async insertBaselineHosts(baseline: string, rows: readonly BaselineHostRow[]): Promise<void> {
+    const checked = checkBaselineHosts(baseline, rows);
+    if (checked.length === 0) return;
+    // TabSeparated, as interface counters are: JSON cannot carry an address's raw bytes, TSV's
+    // \xHH escapes can. One INSERT, one block: the chunk lands whole or not at all.
+    await this.client.insert({
+      table: 'baseline_hosts',
+      values: Readable.from([Buffer.from(encodeBaselineHostsTsv(baseline, checked), 'utf8')], { objectMode: false }),
+      format: 'TabSeparated',
+      columns: BASELINE_HOST_COLUMN_NAMES as [string, ...string[]],
+    });
+  }
+
+  async baselineHosts(baseline: string, edge: string, options: { limit?: number } = {}): Promise<BaselineHostRow[]> {
+    const limit = checkBaselineHostsQuery(baseline, edge, options.limit);
+    const rows = await this.rows(
+      sql`SELECT edge AS c_edge, hex(client) AS c_client, hex(server) AS c_server, proto AS c_proto, port AS c_port, flows AS c_flows, bytes AS c_bytes,
+                 packets AS c_packets, toUnixTimestamp(first_seen) AS c_first_seen, toUnixTimestamp(last_seen) AS c_last_seen, days_seen AS c_days_seen, rule AS c_rule
+          FROM baseline_hosts WHERE baseline = ${lit.string(baseline)} AND edge = ${lit.string(edge)}
+          ORDER BY bytes DESC, client, server, port, proto LIMIT ${lit.uint(limit, 32)}`,
+    );
+    return baselineHostsFromRows(rows);
+  }
+
+  async dropBaselineHosts(baseline: string): Promise<void> {
+    checkBaselineName(baseline);
+    // baseline_hosts is partitioned by baseline (migrations/clickhouse/0008): dropping the
+    // partition is synchronous, where a DELETE mutation would finish in the background. Dropping
+    // a partition that does not exist is not an error.
+    await this.command(sql`ALTER TABLE baseline_hosts DROP PARTITION ${lit.string(baseline)}`);
+  }
+
   async upsertExporters(rows: readonly ExporterStatus[]): Promise<void> {
     const addresses = checkExporterStatus(rows);
     if (rows.length === 0) return;
@@ -449,6 +588,150 @@ class ClickHouseStore implements Store {
     await Promise.all([this.client.close(), this.server.close()]);
     this.logger.debug('clickhouse client closed');
   }
+}
+
+const HOURS_OF_DAY = Array.from({ length: 24 }, (_, h) => h);
+const DAYS_OF_WEEK = Array.from({ length: 7 }, (_, d) => d);
+
+/**
+ * The query behind `conversations`, in four steps:
+ *
+ * 1. the window's flows_1h rows aggregated by conversation (and by hour for rows with an hourly
+ *    address): sums, port bounds, first and last hour, day bits, hour-of-day and weekday bins;
+ * 2. each conversation turned into its two ends (ARRAY JOIN): the server end (server, proto,
+ *    service port) as end 0, the client end (client, proto, lowest client port) as end 1;
+ * 3. one ANY LEFT JOIN of the ends with their listener evidence, summed over the window's days;
+ *    a missing right row fills with zeros (join_use_nulls is off by default): no evidence;
+ * 4. the two ends grouped back into one row per conversation.
+ *
+ * The evidence read is restricted to the window's endpoints (`IN` a subquery that repeats step
+ * 1's grouping with only the lowest client port) as a PREWHERE, so uniq states are read only
+ * from granules holding a wanted endpoint. Measured on 18.16, two cores, 20M flows (5.5M rollup
+ * rows, 20M evidence rows, 200k conversations): 15 s, against 41 s for two joins (one per end),
+ * each scanning listener_evidence for endpoints taken from every rollup row's own lowest port
+ * (no grouping, but 27 times the matching evidence rows). Most of what remains is reading the
+ * evidence of the window's days: about a row per connection, for the client ends.
+ *
+ * 18.16 takes one JOIN per SELECT level, so the steps nest; `USING` needs the same name on both
+ * sides (e_address, e_proto, e_port). Every alias differs from every column name (prefixes k_,
+ * m_, s_, c_, d_, e_, o_): 18.16 substitutes a same-named alias inside aggregate arguments,
+ * turning sum(flows) AS flows into a nested sum.
+ */
+/**
+ * The drill-down of Store.conversationsByClientPort: raw flows of the window oriented as the
+ * rollup orients them (server_side), only the asked conversations, by client port and hour. The
+ * PREWHERE on the addresses lets the primary key (hour, dst_addr, …) skip most granules.
+ */
+function drillSql(range: TimeRange, keys: readonly CheckedConversationKey[]): Sql {
+  const addresses = new Map<string, Uint8Array>();
+  for (const k of keys) {
+    addresses.set(Buffer.from(k.client).toString('hex'), k.client);
+    addresses.set(Buffer.from(k.server).toString('hex'), k.server);
+  }
+  const set = lit.inList([...addresses.values()].map((a) => lit.address(a)));
+  const tuples = lit.inList(keys.map((k) => sql`(${lit.address(k.client)}, ${lit.address(k.server)}, ${lit.uint(k.proto, 8)}, ${lit.uint(k.servicePort, 16)})`));
+  const seconds = sql`toUInt32(hour)`;
+  const day = sql`toUInt32(intDiv(${seconds} - ${lit.uint(range.from, 32)}, 86400))`;
+  const dayWords = Math.ceil(Math.ceil((range.to - range.from) / 86_400) / 32);
+  const words = Array.from({ length: dayWords }, (_, w) => sql`groupBitOr(if(intDiv(${day}, 32) = ${lit.uint(w, 32)}, bitShiftLeft(toUInt64(1), ${day} % 32), toUInt64(0)))`);
+  const hourOfDay = HOURS_OF_DAY.map((h) => sql`countIf(intDiv(${seconds} % 86400, 3600) = ${lit.uint(h, 8)})`);
+  const dayOfWeek = DAYS_OF_WEEK.map((d) => sql`countIf((intDiv(${seconds}, 86400) + 3) % 7 = ${lit.uint(d, 8)})`);
+  return sql`
+    SELECT hex(c_address) AS o_client, hex(s_address) AS o_server, s_proto AS o_proto, s_port AS o_port, 1 AS o_hourly, ${seconds} AS o_hour,
+           count() AS o_flows, sum(bytes) AS o_bytes, sum(packets) AS o_packets, countIf(action = 'reject') AS o_rejected,
+           countIf(s_proto = 6 AND bitAnd(tcp_flags, 18) = 2) AS o_syn, c_port AS o_port_min, c_port AS o_port_max, ${seconds} AS o_first, ${seconds} AS o_last,
+           ${lit.array(words)} AS o_days, ${lit.array(hourOfDay)} AS o_hod, ${lit.array(dayOfWeek)} AS o_dow
+    FROM (
+      SELECT if(server_side = 'src', dst_addr, src_addr) AS c_address, if(server_side = 'src', src_addr, dst_addr) AS s_address, proto AS s_proto,
+             if(server_side = 'src', src_port, dst_port) AS s_port, if(server_side = 'src', dst_port, src_port) AS c_port,
+             toStartOfHour(time_received) AS hour, bytes, packets, action, tcp_flags
+      FROM flows
+      PREWHERE src_addr IN ${set} OR dst_addr IN ${set}
+      WHERE time_received >= ${lit.dateTime(range.from)} AND time_received < ${lit.dateTime(range.to)}
+    )
+    WHERE (c_address, s_address, s_proto, s_port) IN ${tuples}
+    GROUP BY c_address, s_address, s_proto, s_port, c_port, hour`;
+}
+
+const SCRATCH_PREFIX = 'baseline_scratch_';
+
+/** Step 1: the window's conversations, one aggregation of flows_1h, into a Memory table. */
+function conversationsScratchSql(q: CheckedConversationQuery, table: Sql): Sql {
+  const window = sql`hour >= ${lit.dateTime(q.from)} AND hour < ${lit.dateTime(q.to)}`;
+  // Hourly addresses as one hex literal split in the query: a literal per address would be
+  // 100,000 AST nodes, over 18.16's max_ast_elements (50,000).
+  let hourly = sql`0`;
+  if (q.hourly.length > 0) {
+    const hex = lit.string(q.hourly.map((a) => Buffer.from(a).toString('hex')).join(''));
+    const set = sql`(SELECT toFixedString(unhex(substring(${hex}, number * 32 + 1, 32)), 16) FROM system.numbers LIMIT ${lit.uint(q.hourly.length, 32)})`;
+    hourly = sql`client IN ${set} OR server IN ${set}`;
+  }
+  const seconds = sql`toUInt32(hour)`;
+  // Day d of the window, counted in 24-hour steps from range.from. UInt32, because a signed shift
+  // count makes 18.16's bitShiftLeft signed too, which groupBitOr refuses.
+  const day = sql`toUInt32(intDiv(${seconds} - ${lit.uint(q.from, 32)}, 86400))`;
+  const words = Array.from({ length: q.dayWords }, (_, w) =>
+    q.dayWords === 1
+      ? sql`groupBitOr(bitShiftLeft(toUInt64(1), ${day}))`
+      : sql`groupBitOr(if(intDiv(${day}, 32) = ${lit.uint(w, 32)}, bitShiftLeft(toUInt64(1), ${day} % 32), toUInt64(0)))`,
+  );
+  // UTC hour of day and weekday from the Unix second, not from date functions, which follow the
+  // server's time zone. 1970-01-01 was a Thursday: day 0 + 3 is 3 (Monday = 0).
+  const hourOfDay = HOURS_OF_DAY.map((h) => sql`sumIf(flows, intDiv(${seconds} % 86400, 3600) = ${lit.uint(h, 8)})`);
+  const dayOfWeek = DAYS_OF_WEEK.map((d) => sql`sumIf(flows, (intDiv(${seconds}, 86400) + 3) % 7 = ${lit.uint(d, 8)})`);
+  return sql`
+    CREATE TABLE ${table} ENGINE = Memory AS
+    SELECT client AS c_address, server AS s_address, proto AS s_proto, service_port AS s_port,
+           toUInt8(${hourly}) AS k_hourly, if(k_hourly = 1, ${seconds}, toUInt32(0)) AS k_hour,
+           sum(flows) AS m_flows, sum(bytes) AS m_bytes, sum(packets) AS m_packets, sumIf(flows, action = 'reject') AS m_rejected, sum(syn_flows) AS m_syn,
+           minMerge(client_port_min) AS c_port, maxMerge(client_port_max) AS m_port_max, toUInt32(min(hour)) AS m_first, toUInt32(max(hour)) AS m_last,
+           ${lit.array(words)} AS m_days, ${lit.array(hourOfDay)} AS m_hod, ${lit.array(dayOfWeek)} AS m_dow
+    FROM flows_1h WHERE ${window}
+    GROUP BY c_address, s_address, s_proto, s_port, k_hourly, k_hour`;
+}
+
+/**
+ * Step 2: the listener evidence of the endpoints conversations need (Store.conversations says
+ * which: every server end, and the client end of conversations whose client kept one port) —
+ * reading the evidence of every client's ephemeral port too took three times as long — over the
+ * days of listenerEvidence(range): those starting in
+ * [from, to), the first pair of conditions a coarser superset the partition and primary key prune
+ * by. Per day first (merging each day's uniq states, which may sit in several unmerged rows),
+ * then summed over the days.
+ */
+function evidenceScratchSql(q: CheckedConversationQuery, conv: Sql, table: Sql): Sql {
+  const from = lit.dateTime(q.from);
+  const lastDay = lit.dateTime(Math.min(q.to, LAST_DATED_SECOND));
+  return sql`
+    CREATE TABLE ${table} ENGINE = Memory AS
+    SELECT address AS e_address, proto AS e_proto, port AS e_port, sum(d_peers) AS e_peers, sum(d_peer_ports) AS e_peer_ports, count() AS e_days
+    FROM (
+      SELECT day, address, proto, port, uniqMerge(peers) AS d_peers, uniqMerge(peer_ports) AS d_peer_ports
+      FROM listener_evidence
+      PREWHERE (address, proto, port) IN (SELECT s_address, s_proto, s_port FROM ${conv} UNION ALL SELECT c_address, s_proto, c_port FROM ${conv} WHERE c_port = m_port_max)
+      WHERE day >= toDate(${from}) AND day <= toDate(${lastDay}) AND toDateTime(day) >= ${from} AND toDateTime(day) < ${lit.dateTime(q.to)}
+      GROUP BY day, address, proto, port
+    )
+    GROUP BY address, proto, port`;
+}
+
+/** Step 3: each conversation with the evidence of its server end, then of its client end (18.16: one JOIN per SELECT). */
+function conversationsJoinSql(conv: Sql, evidence: Sql): Sql {
+  const serverEnd = sql`
+    SELECT *, e_peers AS s_peers, e_peer_ports AS s_peer_ports, e_days AS s_days
+    FROM (SELECT *, s_address AS e_address, s_proto AS e_proto, s_port AS e_port FROM ${conv})
+    ANY LEFT JOIN ${evidence} USING (e_address, e_proto, e_port)`;
+  return sql`
+    SELECT hex(c_address) AS o_client, hex(s_address) AS o_server, s_proto AS o_proto, s_port AS o_port, k_hourly AS o_hourly, k_hour AS o_hour,
+           m_flows AS o_flows, m_bytes AS o_bytes, m_packets AS o_packets, m_rejected AS o_rejected, m_syn AS o_syn,
+           c_port AS o_port_min, m_port_max AS o_port_max, m_first AS o_first, m_last AS o_last, m_days AS o_days, m_hod AS o_hod, m_dow AS o_dow,
+           s_peers AS o_s_peers, s_peer_ports AS o_s_peer_ports, s_days AS o_s_days, e_peers AS o_c_peers, e_peer_ports AS o_c_peer_ports, e_days AS o_c_days
+    FROM (
+      SELECT c_address, s_address, s_proto, s_port, k_hourly, k_hour, m_flows, m_bytes, m_packets, m_rejected, m_syn, c_port, m_port_max, m_first, m_last,
+             m_days, m_hod, m_dow, s_peers, s_peer_ports, s_days, c_address AS e_address, s_proto AS e_proto, c_port AS e_port
+      FROM (${serverEnd})
+    )
+    ANY LEFT JOIN ${evidence} USING (e_address, e_proto, e_port)`;
 }
 
 function toAggregateRow(r: Record<string, unknown>, keys: readonly AggregateKey[]): FlowAggregateRow {

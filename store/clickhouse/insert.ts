@@ -1,9 +1,11 @@
-// TabSeparated encoders: interface counter rows (a few per exporter a minute), and flow batches for
+// TabSeparated encoders: interface counter rows (a few per exporter a minute), baseline host pairs,
+// and flow batches for
 // bench/insert.ts, which measures them against the Native format flows are inserted in
 // (native.ts; BENCHMARKS.md has the figures). JSON cannot carry the raw bytes of FixedString(16)
 // addresses (a \u00ff escape becomes two UTF-8 bytes); TSV's \xHH escapes can, and 18.16 parses them.
 import { COUNTER_COLUMNS, type InterfaceCounters } from '../../core/counters.js';
 import { FLOW_COLUMNS, type FlowBatch } from '../../core/flow.js';
+import type { CheckedBaselineHost } from '../checks.js';
 
 const HEX = Array.from({ length: 256 }, (_, b) => `\\x${b.toString(16).padStart(2, '0')}`);
 
@@ -57,6 +59,26 @@ export function encodeCountersTsv(rows: readonly InterfaceCounters[]): string {
     let exporter = '';
     for (let b = 0; b < 16; b++) exporter += HEX[row.exporter[b] ?? 0];
     text += [row.time, exporter, row.observationDomain, ...COUNTER_COLUMNS.map(([field]) => row[field])].join('\t') + '\n';
+  }
+  return text;
+}
+
+export const BASELINE_HOST_COLUMN_NAMES: readonly string[] = [
+  'baseline', 'edge', 'client', 'server', 'proto', 'port', 'flows', 'bytes', 'packets', 'first_seen', 'last_seen', 'days_seen', 'rule',
+];
+
+function addressTsv(address: Uint8Array): string {
+  let text = '';
+  for (let b = 0; b < 16; b++) text += HEX[address[b] ?? 0];
+  return text;
+}
+
+/** Checked baseline host pairs as TabSeparated, in BASELINE_HOST_COLUMN_NAMES order (times as Unix seconds). */
+export function encodeBaselineHostsTsv(baseline: string, rows: readonly CheckedBaselineHost[]): string {
+  const name = escapeTsv(baseline);
+  let text = '';
+  for (const { row, client, server } of rows) {
+    text += [name, escapeTsv(row.edge), addressTsv(client), addressTsv(server), row.proto, row.port, row.flows, row.bytes, row.packets, row.firstSeen, row.lastSeen, row.daysSeen, escapeTsv(row.rule)].join('\t') + '\n';
   }
   return text;
 }

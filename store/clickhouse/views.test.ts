@@ -10,7 +10,7 @@ import { flowBatchOf, type FlowRecord } from '../../core/flow.js';
 import { parseAddress } from '../../core/ip.js';
 import { silentLogger } from '../../core/logger.js';
 import { serviceUrl } from '../../test/services.js';
-import type { ExporterStatus, Store } from '../port.js';
+import type { ConversationRow, ExporterStatus, Store } from '../port.js';
 import { createClickHouseStore } from './adapter.js';
 import { identifier, sql, toText } from './literal.js';
 
@@ -50,6 +50,12 @@ describe('clickhouse views', { skip: ch.skip }, () => {
     await admin.command({ query: toText(sql`OPTIMIZE TABLE ${identifier(table)} FINAL`) });
   };
 
+  const allConversations = async (range: { from: number; to: number }): Promise<ConversationRow[]> => {
+    const rows: ConversationRow[] = [];
+    for await (const chunk of store.conversations({ range })) rows.push(...chunk);
+    return rows.sort((a, b) => Buffer.compare(A(a.client), A(b.client)) || Buffer.compare(A(a.server), A(b.server)) || a.proto - b.proto);
+  };
+
   before(async () => {
     store = await createClickHouseStore({ url, database, user: 'default', password: '', requestTimeoutMs: 30_000 }, { logger: silentLogger() });
     await store.migrate();
@@ -83,6 +89,21 @@ describe('clickhouse views', { skip: ch.skip }, () => {
     const range = { from: T0, to: T0 + 3600 };
     const rollup = await store.aggregateRollup({ range, groupBy: ['client', 'server', 'service_port', 'proto'], orderBy: 'flows' });
     const evidence = await store.listenerEvidence({ from: T0, to: T0 + 86_400 }, { minPeerPorts: 2 });
+    const conversations = await allConversations(range);
+    // Port bounds are min/max states, one per part until the parts merge. Pair i mod 6 gets the
+    // requests i = r, r + 6, …: ports 40000 + ⌊i/3⌋, even ⌊i/3⌋ for r < 3, odd for r ≥ 3; 50
+    // requests and 34 (r = 0, 1) or 33 replies of the first 200, four copies of each.
+    assert.deepEqual(
+      conversations.filter((c) => c.proto === 6).map((c) => [c.client, c.server, c.clientPortMin, c.clientPortMax, c.flows]),
+      [
+        ['10.7.1.1', '10.7.0.1', 40000, 40098, 4 * 84],
+        ['10.7.1.1', '10.7.0.2', 40001, 40099, 4 * 83],
+        ['10.7.1.2', '10.7.0.1', 40001, 40099, 4 * 83],
+        ['10.7.1.2', '10.7.0.2', 40000, 40098, 4 * 84],
+        ['10.7.1.3', '10.7.0.1', 40000, 40098, 4 * 83],
+        ['10.7.1.3', '10.7.0.2', 40001, 40099, 4 * 83],
+      ],
+    );
     assert.deepEqual(await store.rollupTotals(range), { flows: 4 * 600, bytes: 4 * (300 * 100 + 200 * 1000 + 100 * 64), packets: 4 * (300 + 400 + 100) });
     // Each server on 443 hears from all three clients (i % 3) and all 100 port numbers
     // 40000 + ⌊i/3⌋ (every run of three i holds an even and an odd one).
@@ -99,6 +120,7 @@ describe('clickhouse views', { skip: ch.skip }, () => {
     // Recorded four times over, the counts are still distinct counts.
     assert.deepEqual(await store.aggregateRollup({ range, groupBy: ['client', 'server', 'service_port', 'proto'], orderBy: 'flows' }), rollup);
     assert.deepEqual(await store.listenerEvidence({ from: T0, to: T0 + 86_400 }, { minPeerPorts: 2 }), evidence);
+    assert.deepEqual(await allConversations(range), conversations, 'merged min/max states and summed syn_flows answer alike');
   });
 
   it('lists one exporter status per key whether or not the replaced rows have merged away', async () => {

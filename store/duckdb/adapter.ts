@@ -12,8 +12,11 @@ import {
   listValue,
   UBIGINT,
   UINTEGER,
+  USMALLINT,
+  UTINYINT,
   VARCHAR,
   type DuckDBConnection,
+  type DuckDBMaterializedResult,
   type DuckDBType,
   type DuckDBValue,
   version as duckdbVersion,
@@ -25,6 +28,12 @@ import type { Logger } from '../../core/logger.js';
 import { MIGRATIONS_ROOT, pendingMigrations, readMigrations, runMigrations, type MigrationTarget } from '../migrate.js';
 import type {
   AppliedMigration,
+  BaselineHostRow,
+  ConversationKey,
+  ConversationQuery,
+  ConversationRow,
+  Endpoint,
+  EndpointEvidence,
   ExporterStatus,
   FlowAggregateQuery,
   FlowAggregateRow,
@@ -43,6 +52,12 @@ import type {
 } from '../port.js';
 import {
   checkAggregateQuery,
+  checkBaselineHosts,
+  checkBaselineHostsQuery,
+  checkBaselineName,
+  checkConversationQuery,
+  checkDrillQuery,
+  checkEndpoints,
   checkCutoff,
   checkEvidenceQuery,
   checkExporterStatus,
@@ -52,11 +67,16 @@ import {
   checkRange,
   checkReadLimit,
   checkRollupQuery,
+  type CheckedConversationQuery,
 } from '../checks.js';
 import {
   ADDRESS_KEYS,
   addressFromHex,
+  baselineHostsFromRows,
   batchFromRows,
+  CONVERSATION_CHUNK,
+  conversationFromRow,
+  endpointEvidenceFromRows,
   countersFromRows,
   evidenceFromRows,
   exporterRows,
@@ -84,7 +104,11 @@ const DAY = 86_400;
  */
 const STAGING = 'flows_incoming';
 
-/** The rollup step: a staged batch's conversation-hours appended to flows_1h (migrations/duckdb/0004_flows_1h.sql). */
+/**
+ * The rollup step: a staged batch's conversation-hours appended to flows_1h
+ * (migrations/duckdb/0004_flows_1h.sql, 0007_flows_1h_ports.sql for the client port bounds and
+ * bare-SYN count; tcp_flags & 18 = 2 is SYN without ACK).
+ */
 const ROLLUP_STAGED = `
   INSERT INTO flows_1h
   SELECT
@@ -96,9 +120,63 @@ const ROLLUP_STAGED = `
     action,
     count(*) AS flows,
     sum(bytes) AS bytes,
-    sum(packets) AS packets
+    sum(packets) AS packets,
+    min(CASE WHEN server_side = 'src' THEN dst_port ELSE src_port END) AS client_port_min,
+    max(CASE WHEN server_side = 'src' THEN dst_port ELSE src_port END) AS client_port_max,
+    count(*) FILTER (WHERE proto = 6 AND tcp_flags & 18 = 2) AS syn_flows
   FROM ${STAGING}
   GROUP BY ALL`;
+
+const HOURLY = '(client IN (SELECT address FROM hourly) OR server IN (SELECT address FROM hourly))';
+
+/**
+ * The query behind `conversations` ($1 = from, $2 = to, $3/$4 = the listener_evidence bounds,
+ * $5 = the hourly addresses): the window's rollup rows aggregated by conversation (and hour, for
+ * rows with an hourly address), the endpoints they need evidence for, that evidence summed over
+ * the window's days, and the two joined on. `conv` is MATERIALIZED because three parts read it.
+ * Evidence is computed from the flows of the window's days on read (migrations/duckdb/0005), so
+ * this reads them once; the SEMI JOIN keeps only the endpoints the conversations have. The
+ * generated parts come from constants (24 hours, 7 weekdays, the window's day words), never from
+ * request values.
+ */
+
+function conversationsSql(q: CheckedConversationQuery): string {
+  const day = `(hour - $1) // ${DAY}`;
+  const words = Array.from({ length: q.dayWords }, (_, w) => `bit_or(CASE WHEN ${day} // 32 = ${w} THEN (1::UBIGINT << (${day} % 32)::INTEGER) ELSE 0::UBIGINT END)`);
+  const sum = (condition: string): string => `coalesce(sum(flows) FILTER (WHERE ${condition}), 0)::UBIGINT`;
+  const hourOfDay = Array.from({ length: 24 }, (_, h) => sum(`hour % ${DAY} // 3600 = ${h}`));
+  // 1970-01-01 was a Thursday: (day + 3) % 7 is 0 on Mondays.
+  const dayOfWeek = Array.from({ length: 7 }, (_, d) => sum(`(hour // ${DAY} + 3) % 7 = ${d}`));
+  return `
+    WITH hourly AS (SELECT unnest($5::BLOB[]) AS address),
+    conv AS MATERIALIZED (
+      SELECT client, server, proto, service_port,
+             ${HOURLY} AS k_hourly, CASE WHEN ${HOURLY} THEN hour ELSE 0 END AS k_hour,
+             sum(flows)::UBIGINT AS m_flows, sum(bytes)::UBIGINT AS m_bytes, sum(packets)::UBIGINT AS m_packets,
+             ${sum("action = 'reject'")} AS m_rejected, sum(syn_flows)::UBIGINT AS m_syn,
+             min(client_port_min) AS m_port_min, max(client_port_max) AS m_port_max, min(hour) AS m_first, max(hour) AS m_last,
+             [${words.join(', ')}] AS m_days, [${hourOfDay.join(', ')}] AS m_hod, [${dayOfWeek.join(', ')}] AS m_dow
+      FROM flows_1h WHERE hour >= $1 AND hour < $2
+      GROUP BY client, server, proto, service_port, k_hourly, k_hour
+    ),
+    endpoints AS (
+      SELECT server AS address, proto, service_port AS port FROM conv
+      UNION SELECT client, proto, m_port_min FROM conv WHERE m_port_min = m_port_max
+    ),
+    evidence AS (
+      SELECT e.address, e.proto, e.port, sum(e.peers)::UBIGINT AS peers, sum(e.peer_ports)::UBIGINT AS peer_ports, count(*) AS days
+      FROM listener_evidence($3::UBIGINT, $4::UBIGINT) e SEMI JOIN endpoints n ON e.address = n.address AND e.proto = n.proto AND e.port = n.port
+      GROUP BY e.address, e.proto, e.port
+    )
+    SELECT hex(c.client) AS o_client, hex(c.server) AS o_server, c.proto AS o_proto, c.service_port AS o_port, c.k_hourly AS o_hourly, c.k_hour AS o_hour,
+           m_flows AS o_flows, m_bytes AS o_bytes, m_packets AS o_packets, m_rejected AS o_rejected, m_syn AS o_syn,
+           m_port_min AS o_port_min, m_port_max AS o_port_max, m_first AS o_first, m_last AS o_last, m_days AS o_days, m_hod AS o_hod, m_dow AS o_dow,
+           coalesce(s.peers, 0) AS o_s_peers, coalesce(s.peer_ports, 0) AS o_s_peer_ports, coalesce(s.days, 0) AS o_s_days,
+           coalesce(e.peers, 0) AS o_c_peers, coalesce(e.peer_ports, 0) AS o_c_peer_ports, coalesce(e.days, 0) AS o_c_days
+    FROM conv c
+    LEFT JOIN evidence s ON s.address = c.server AND s.proto = c.proto AND s.port = c.service_port
+    LEFT JOIN evidence e ON e.address = c.client AND e.proto = c.proto AND e.port = c.m_port_min`;
+}
 
 /** Parameter types of one exporter upsert: lists cannot be inferred from an empty array. */
 const EXPORTER_TYPES: DuckDBType[] = [VARCHAR, BLOB, UINTEGER, UINTEGER, UBIGINT, UBIGINT, UINTEGER, LIST(UINTEGER), LIST(VARCHAR), LIST(UBIGINT), UINTEGER];
@@ -157,10 +235,10 @@ class DuckDBStore implements Store {
     this.meta = new DuckDBMeta(this);
   }
 
-  async rows(sql: string, params: DuckDBValue[] = []): Promise<Record<string, unknown>[]> {
+  async rows(sql: string, params: DuckDBValue[] = [], types?: DuckDBType[]): Promise<Record<string, unknown>[]> {
     return this.serial.run(async () => {
       this.assertOpen();
-      const reader = await this.connection.runAndReadAll(sql, params);
+      const reader = types === undefined ? await this.connection.runAndReadAll(sql, params) : await this.connection.runAndReadAll(sql, params, types);
       return reader.getRowObjectsJS();
     });
   }
@@ -396,6 +474,143 @@ class DuckDBStore implements Store {
         return found.getRowObjectsJS().map((r) => Number(r.day));
       });
     });
+  }
+
+  conversations(query: ConversationQuery): AsyncIterable<ConversationRow[]> {
+    // Checked here, before the first chunk is asked for, so a bad query throws at the call.
+    const checked = checkConversationQuery(query);
+    return this.streamConversations(checked);
+  }
+
+  private async *streamConversations(q: CheckedConversationQuery): AsyncGenerator<ConversationRow[]> {
+    if (q.from === q.to) return;
+    // Evidence of the days starting in [from, to), as listenerEvidence(range) selects them.
+    const first = Math.ceil(q.from / DAY) * DAY;
+    const end = Math.ceil(q.to / DAY) * DAY;
+    // The whole answer is materialized (by DuckDB, outside the JS heap) before the connection is
+    // given back: a consumer that calls the store while iterating must not wait behind its own
+    // unfinished query. Rows become JS objects one chunk at a time.
+    const result: DuckDBMaterializedResult = await this.serial.run(async () => {
+      this.assertOpen();
+      return this.connection.run(conversationsSql(q), [q.from, q.to, first, end, listValue(q.hourly.map((a) => blobValue(a)))], [UINTEGER, UINTEGER, UBIGINT, UBIGINT, LIST(BLOB)]);
+    });
+    let chunk: ConversationRow[] = [];
+    for await (const rows of result.yieldRowObjectJs()) {
+      for (const row of rows) {
+        chunk.push(conversationFromRow(row));
+        if (chunk.length >= CONVERSATION_CHUNK) {
+          yield chunk;
+          chunk = [];
+        }
+      }
+    }
+    if (chunk.length > 0) yield chunk;
+  }
+
+  async conversationsByClientPort(range: TimeRange, keys: readonly ConversationKey[]): Promise<ConversationRow[]> {
+    const checked = checkDrillQuery(range, keys);
+    if (checked.length === 0 || range.from === range.to) return [];
+    const dayWords = Math.ceil(Math.ceil((range.to - range.from) / DAY) / 32);
+    const day = `(f.hour - $1) // ${DAY}`;
+    const words = Array.from({ length: dayWords }, (_, w) => `CASE WHEN ${day} // 32 = ${w} THEN (1::UBIGINT << (${day} % 32)::INTEGER) ELSE 0::UBIGINT END`);
+    const hourOfDay = Array.from({ length: 24 }, (_, h) => `CASE WHEN f.hour % ${DAY} // 3600 = ${h} THEN count(*) ELSE 0 END::UBIGINT`);
+    const dayOfWeek = Array.from({ length: 7 }, (_, d) => `CASE WHEN (f.hour // ${DAY} + 3) % 7 = ${d} THEN count(*) ELSE 0 END::UBIGINT`);
+    // The rollup's orientation (migrations/duckdb/0004) applied to the raw flows of the asked conversations.
+    const rows = await this.rows(
+      `WITH k AS (SELECT unnest($3::BLOB[]) AS client, unnest($4::BLOB[]) AS server, unnest($5::UTINYINT[]) AS proto, unnest($6::USMALLINT[]) AS port),
+       f AS (
+         SELECT CASE WHEN server_side = 'src' THEN dst_addr ELSE src_addr END AS client,
+                CASE WHEN server_side = 'src' THEN src_addr ELSE dst_addr END AS server, proto,
+                CASE WHEN server_side = 'src' THEN src_port ELSE dst_port END AS service_port,
+                CASE WHEN server_side = 'src' THEN dst_port ELSE src_port END AS client_port,
+                time_received // 3600 * 3600 AS hour, bytes, packets, action, tcp_flags
+         FROM flows WHERE time_received >= $1 AND time_received < $2
+       )
+       SELECT hex(f.client) AS o_client, hex(f.server) AS o_server, f.proto AS o_proto, f.service_port AS o_port, true AS o_hourly, f.hour AS o_hour,
+              count(*)::UBIGINT AS o_flows, sum(f.bytes)::UBIGINT AS o_bytes, sum(f.packets)::UBIGINT AS o_packets,
+              (count(*) FILTER (WHERE f.action = 'reject'))::UBIGINT AS o_rejected, (count(*) FILTER (WHERE f.proto = 6 AND (f.tcp_flags & 18) = 2))::UBIGINT AS o_syn,
+              f.client_port AS o_port_min, f.client_port AS o_port_max, f.hour AS o_first, f.hour AS o_last,
+              [${words.join(', ')}] AS o_days, [${hourOfDay.join(', ')}] AS o_hod, [${dayOfWeek.join(', ')}] AS o_dow
+       FROM f SEMI JOIN k ON f.client = k.client AND f.server = k.server AND f.proto = k.proto AND f.service_port = k.port
+       GROUP BY f.client, f.server, f.proto, f.service_port, f.client_port, f.hour`,
+      [
+        range.from,
+        range.to,
+        listValue(checked.map((k) => blobValue(k.client))),
+        listValue(checked.map((k) => blobValue(k.server))),
+        listValue(checked.map((k) => k.proto)),
+        listValue(checked.map((k) => k.servicePort)),
+      ],
+      [UINTEGER, UINTEGER, LIST(BLOB), LIST(BLOB), LIST(UTINYINT), LIST(USMALLINT)],
+    );
+    return rows.map((r) => conversationFromRow(r));
+  }
+
+  async endpointEvidence(range: TimeRange, endpoints: readonly Endpoint[]): Promise<(Endpoint & EndpointEvidence)[]> {
+    const checked = checkEndpoints(range, endpoints);
+    if (checked.length === 0) return [];
+    // Days starting in [from, to), as listenerEvidence(range) and conversations select them.
+    const first = Math.ceil(range.from / DAY) * DAY;
+    const end = Math.ceil(range.to / DAY) * DAY;
+    const rows = await this.rows(
+      `WITH w AS (SELECT unnest($3::BLOB[]) AS address, unnest($4::UTINYINT[]) AS proto, unnest($5::USMALLINT[]) AS port)
+       SELECT hex(e.address) AS c_address, e.proto AS c_proto, e.port AS c_port, sum(e.peers)::UBIGINT AS c_peers, sum(e.peer_ports)::UBIGINT AS c_peer_ports, count(*) AS c_days
+       FROM listener_evidence($1::UBIGINT, $2::UBIGINT) e SEMI JOIN w ON e.address = w.address AND e.proto = w.proto AND e.port = w.port
+       GROUP BY e.address, e.proto, e.port`,
+      [first, end, listValue(checked.map((e) => blobValue(e.address))), listValue(checked.map((e) => e.proto)), listValue(checked.map((e) => e.port))],
+      [UBIGINT, UBIGINT, LIST(BLOB), LIST(UTINYINT), LIST(USMALLINT)],
+    );
+    return endpointEvidenceFromRows(checked, rows);
+  }
+
+  async insertBaselineHosts(baseline: string, rows: readonly BaselineHostRow[]): Promise<void> {
+    const checked = checkBaselineHosts(baseline, rows);
+    if (checked.length === 0) return;
+    await this.serial.run(async () => {
+      this.assertOpen();
+      // The appender writes in the connection's transaction: the chunk lands whole or not at all.
+      await this.transaction(async () => {
+        const appender = await this.connection.createAppender('baseline_hosts');
+        try {
+          for (const { row, client, server } of checked) {
+            appender.appendVarchar(baseline);
+            appender.appendVarchar(row.edge);
+            appender.appendBlob(client);
+            appender.appendBlob(server);
+            appender.appendUTinyInt(row.proto);
+            appender.appendUSmallInt(row.port);
+            appender.appendUBigInt(BigInt(row.flows));
+            appender.appendUBigInt(BigInt(row.bytes));
+            appender.appendUBigInt(BigInt(row.packets));
+            appender.appendUInteger(row.firstSeen);
+            appender.appendUInteger(row.lastSeen);
+            appender.appendUSmallInt(row.daysSeen);
+            appender.appendVarchar(row.rule);
+            appender.endRow();
+          }
+          appender.flushSync();
+        } finally {
+          appender.closeSync();
+        }
+      });
+    });
+  }
+
+  async baselineHosts(baseline: string, edge: string, options: { limit?: number } = {}): Promise<BaselineHostRow[]> {
+    const limit = checkBaselineHostsQuery(baseline, edge, options.limit);
+    const rows = await this.rows(
+      `SELECT edge AS c_edge, hex(client) AS c_client, hex(server) AS c_server, proto AS c_proto, port AS c_port, flows AS c_flows, bytes AS c_bytes,
+              packets AS c_packets, first_seen AS c_first_seen, last_seen AS c_last_seen, days_seen AS c_days_seen, rule AS c_rule
+       FROM baseline_hosts WHERE baseline = $1 AND edge = $2
+       ORDER BY bytes DESC, client, server, port, proto LIMIT ${limit}`,
+      [baseline, edge],
+    );
+    return baselineHostsFromRows(rows);
+  }
+
+  async dropBaselineHosts(baseline: string): Promise<void> {
+    checkBaselineName(baseline);
+    await this.run('DELETE FROM baseline_hosts WHERE baseline = $1', [baseline]);
   }
 
   async upsertExporters(rows: readonly ExporterStatus[]): Promise<void> {
