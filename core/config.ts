@@ -66,9 +66,10 @@ export const configSchema = z
       .object({
         url: url(['redis:', 'rediss:']).optional(),
         prefix: identifier.default('flowmap'),
+        jobLockMs: z.coerce.number().int().min(1000, 'must be at least 1000').max(3_600_000, 'must be at most 3600000').default(30_000),
       })
       .strict()
-      .default({ prefix: 'flowmap' }),
+      .default({ prefix: 'flowmap', jobLockMs: 30_000 }),
     collector: z
       .object({
         listen: list(endpoint).default(['[::]:2055', '[::]:4739', '[::]:6343']),
@@ -102,6 +103,17 @@ export const configSchema = z
             }
           }, 'must be NAME=CIDR, NAME not internet or unlabeled (saas-crm=198.51.100.0/24)'),
         ).default([]),
+      })
+      .strict()
+      .prefault({}),
+    baseline: z
+      .object({
+        days: z.coerce.number().int().min(1, 'must be at least 1 day').max(366, 'must be at most 366').default(28),
+        cron: z
+          .string()
+          .regex(/^(off|@\w+|\S+(\s+\S+){4,5})$/, 'must be a cron expression (5 or 6 fields, or @weekly) or off')
+          .default('15 2 * * 1'),
+        keep: z.coerce.number().int().min(1, 'must be at least 1').max(10_000, 'must be at most 10000').default(52),
       })
       .strict()
       .prefault({}),
@@ -140,6 +152,7 @@ export const ENVIRONMENT: ReadonlyArray<readonly [variable: string, path: string
   ['CLICKHOUSE_PASSWORD', 'clickhouse.password', 'ClickHouse password (default empty)'],
   ['REDIS_URL', 'redis.url', 'Redis URL; when set, jobs run on BullMQ (service mode)'],
   ['FLOWMAP_REDIS_PREFIX', 'redis.prefix', 'BullMQ key prefix (default flowmap)'],
+  ['FLOWMAP_JOB_LOCK_MS', 'redis.jobLockMs', 'lock of a running job, ms; a job whose worker died is retried by another worker after about this long (default 30000)'],
   ['FLOWMAP_COLLECTOR_LISTEN', 'collector.listen', 'UDP endpoints, comma-separated HOST:PORT (default [::]:2055,[::]:4739,[::]:6343; the protocol is recognised per datagram)'],
   ['FLOWMAP_COLLECTOR_RCVBUF', 'collector.receiveBufferBytes', 'socket receive buffer asked for, bytes (default 33554432; the kernel caps it at net.core.rmem_max, logged at start)'],
   ['FLOWMAP_COLLECTOR_ALLOW', 'collector.allow', 'exporters accepted, comma-separated prefixes (default: all); others are counted and dropped'],
@@ -161,6 +174,9 @@ export const ENVIRONMENT: ReadonlyArray<readonly [variable: string, path: string
   ['FLOWMAP_INVENTORY_UNLABELED_V4', 'inventory.unlabeledPrefixV4', 'prefix length of the unlabeled group of a private IPv4 address (default 24)'],
   ['FLOWMAP_INVENTORY_UNLABELED_V6', 'inventory.unlabeledPrefixV6', 'prefix length of the unlabeled group of a private IPv6 address (default 64)'],
   ['FLOWMAP_INVENTORY_EXTERNAL', 'inventory.external', 'known external ranges as named groups, comma-separated NAME=CIDR (saas-crm=198.51.100.0/24)'],
+  ['FLOWMAP_BASELINE_DAYS', 'baseline.days', 'window of a baseline, days before its end (default 28)'],
+  ['FLOWMAP_BASELINE_CRON', 'baseline.cron', 'when the scheduled baseline runs, cron in the worker\'s time zone, or off (default 15 2 * * 1: Mondays 02:15)'],
+  ['FLOWMAP_BASELINE_KEEP', 'baseline.keep', 'baselines kept; older ones (and their host pairs) are deleted after each new one (default 52)'],
   ['FLOWMAP_RETENTION_DAYS', 'retention.days', 'days of flows kept; older day partitions are dropped (default 35)'],
 ];
 

@@ -24,6 +24,8 @@ export const ErrorCodes = {
   FLOWMAP_NOT_FOUND: 'the requested object does not exist',
   FLOWMAP_BAD_REQUEST: 'the request is invalid',
   FLOWMAP_COLLECTOR_START: 'the collector cannot start (a UDP port cannot be bound, decoder threads failed)',
+  FLOWMAP_CONFLICT: 'the object is not in a state that allows this (a baseline still running)',
+  FLOWMAP_BASELINE_FAILED: 'a baseline build failed',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -106,6 +106,12 @@ export interface Resolver {
   resolveId(addresses: Uint8Array, offset: number, time: number): number;
   resolve(address: Address, time: number): Group;
   /**
+   * The group id at `time` and the time span [from, to) around it in which that answer holds
+   * (±Infinity when it holds for ever): a baseline asks once per address whether its owner
+   * changes within the window.
+   */
+  resolveSpan(address: Address, time: number): { id: number; from: number; to: number };
+  /**
    * Resolves rows [0, count) of an address column (16 bytes a row) and a time column into `out`
    * (allocated when absent) and returns it. Times must be finite.
    */
@@ -441,6 +447,11 @@ class InventoryResolver implements Resolver {
 
   resolve(address: Address, time: number): Group {
     return this.group(this.resolveId(address, 0, time));
+  }
+
+  resolveSpan(address: Address, time: number): { id: number; from: number; to: number } {
+    const id = this.resolveId(address, 0, time);
+    return { id, from: this.spanFrom, to: this.spanTo };
   }
 
   resolveBatch(addresses: Uint8Array, times: Uint32Array | Float64Array, options: { out?: Int32Array; count?: number; cache?: ResolverCache } = {}): Int32Array {

@@ -47,6 +47,12 @@ export interface BullmqRunnerConfig {
   queueName?: string;
   historyLimit?: number;
   stopTimeoutMs?: number;
+  /**
+   * How long a running job's lock lasts without renewal (the worker renews it at half this). A
+   * worker that dies holding a job loses the lock after this long, and another worker's stalled
+   * check (run as often) puts the job back in the queue to be retried. Default 30 s.
+   */
+  lockMs?: number;
 }
 
 export function createBullmqRunner(config: BullmqRunnerConfig, deps: JobRunnerDeps): JobRunner {
@@ -77,6 +83,7 @@ class BullmqRunner implements JobRunner {
   private readonly prefix: string;
   private readonly queueName: string;
   private readonly historyLimit: number;
+  private readonly lockMs: number;
   private readonly stopTimeoutMs: number;
   private readonly errors: RateLimitedLog;
   private readonly producer: Redis;
@@ -98,6 +105,8 @@ class BullmqRunner implements JobRunner {
     this.prefix = config.prefix ?? JOBS_DEFAULTS.prefix;
     this.queueName = config.queueName ?? JOBS_DEFAULTS.queueName;
     this.historyLimit = config.historyLimit ?? JOBS_DEFAULTS.historyLimit;
+    this.lockMs = config.lockMs ?? JOBS_DEFAULTS.lockMs;
+    if (!(Number.isInteger(this.lockMs) && this.lockMs >= 1000)) throw new FlowmapError('FLOWMAP_CONFIG_INVALID', `a job lock of ${this.lockMs} ms is not allowed: use a whole number of milliseconds ≥ 1000`, { details: { lockMs: this.lockMs } });
     this.stopTimeoutMs = config.stopTimeoutMs ?? JOBS_DEFAULTS.stopTimeoutMs;
     checkLimit(this.historyLimit);
     this.errors = new RateLimitedLog(log, 5, 60_000);
@@ -197,6 +206,8 @@ class BullmqRunner implements JobRunner {
       // BullMQ waits this long before fetching again after a Redis error; its 15 s default keeps
       // a worker idle long after Redis is back.
       runRetryDelay: 1000,
+      lockDuration: this.lockMs,
+      stalledInterval: this.lockMs,
       removeOnComplete: { count: this.historyLimit },
       removeOnFail: { count: this.historyLimit },
     });

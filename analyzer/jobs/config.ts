@@ -16,6 +16,8 @@ export interface JobsConfig {
   historyLimit?: number;
   /** How long `stop()` waits for running jobs before giving up on them. */
   stopTimeoutMs?: number;
+  /** BullMQ only: a running job's lock; a dead worker's job is retried elsewhere after about this long. */
+  lockMs?: number;
 }
 
 export const JOBS_DEFAULTS = {
@@ -23,4 +25,5 @@ export const JOBS_DEFAULTS = {
   queueName: 'jobs',
   historyLimit: 1000,
   stopTimeoutMs: 30_000,
+  lockMs: 30_000,
 } as const;
