@@ -8,6 +8,9 @@ import type { Logger } from '../core/logger.js';
 import { configSchema, type Config } from '../core/config.js';
 import { registerErrorHandling } from './errors.js';
 import { createMetrics, type ApiMetrics } from './metrics.js';
+import { baselineSettingsFrom, type BaselineSettings } from '../analyzer/baseline/index.js';
+import type { JobRunner } from '../analyzer/jobs/index.js';
+import { baselineRoutes } from './routes/baselines.js';
 import { exporterRoutes } from './routes/exporters.js';
 import { flowlogRoutes } from './routes/flowlogs.js';
 import { inventoryImportRoutes, inventoryRoutes } from './routes/inventory.js';
@@ -44,6 +47,10 @@ export interface ApiDeps {
   uploadMaxBytes?: number;
   /** Resolver settings for /api/v1/inventory/resolve (the `inventory` config section). */
   inventory?: Config['inventory'];
+  /** Job runner the baseline routes enqueue on (the API role enqueues; workers run). */
+  jobs?: JobRunner;
+  /** Baseline defaults (window, schedule, resolver); from the `baseline` and `inventory` config sections. */
+  baseline?: BaselineSettings;
 }
 
 export interface Api {
@@ -78,6 +85,7 @@ export async function createApi(config: ApiConfig, deps: ApiDeps): Promise<Api> 
         { name: 'health', description: 'liveness, readiness and metrics' },
         { name: 'collector', description: 'exporters and what the collectors received from them' },
         { name: 'inventory', description: 'workloads, labels, address bindings over time, CIDR rules, imports and resolution' },
+        { name: 'baselines', description: 'dependency baselines over a window: build, progress, graph downloads, host drill-down, drift' },
       ],
     },
   });
@@ -88,6 +96,7 @@ export async function createApi(config: ApiConfig, deps: ApiDeps): Promise<Api> 
     await app.register(flowlogRoutes(deps.store, { servicePorts: deps.servicePorts ?? createServicePorts(), awsFormat: deps.awsFormat, maxBytes: deps.uploadMaxBytes }));
     await app.register(inventoryRoutes(deps.store, deps.inventory ?? configSchema.parse({}).inventory));
     await app.register(inventoryImportRoutes(deps.store));
+    if (deps.jobs !== undefined) await app.register(baselineRoutes(deps.store, deps.jobs, deps.baseline ?? baselineSettingsFrom(configSchema.parse({}))));
     await app.register(firehoseRoutes(deps.store, { accessKey: deps.firehoseAccessKey, servicePorts: deps.servicePorts ?? createServicePorts(), awsFormat: deps.awsFormat }));
   }
 

@@ -1,8 +1,9 @@
 // `flowmap start --demo`: once every role is up, the `small` scenario's inventory is imported
 // through the API and its 28 days of flows are sent as IPFIX to the collector's own UDP port, in
 // the background — so a newcomer sees exporters, flows and labelled workloads within a minute,
-// before touching a router. (Intents are written to the data directory; they are imported once
-// flowmap can take them.) Stopping flowmap stops the sender.
+// before touching a router — and then a baseline of those 28 days is built, so the dependency map
+// is there too. (Intents are written to the data directory; they are imported once flowmap can
+// take them.) Stopping flowmap stops the sender.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../core/config.js';
@@ -58,6 +59,21 @@ export function startDemo(running: Running, config: Config, logger: Logger): Dem
     const sent = await sendExports(exportsOf(estate.flows(), { protocol: 'ipfix' }), target, { flowsPerSecond: DEMO_FLOWS_PER_SECOND, signal: abort.signal });
     writeFileSync(marker, `${JSON.stringify({ scenario: estate.scenario, window: estate.window, flows: sent.flows, at: new Date().toISOString() })}\n`);
     log.info({ flows: sent.flows, datagrams: sent.datagrams }, 'demo: every flow of the small scenario sent');
+
+    // The last batches leave the collector within its flush interval; then the demo window gets a
+    // baseline, like the weekly schedule would give it.
+    await new Promise((resolve) => setTimeout(resolve, config.collector.flushIntervalMs + 2000));
+    if (abort.signal.aborted) return;
+    const days = Math.round((estate.window.to - estate.window.from) / 86_400);
+    const response = await fetch(`${base}/api/v1/baselines`, {
+      method: 'POST',
+      body: JSON.stringify({ end: new Date(estate.window.to * 1000).toISOString(), days }),
+      headers: { 'content-type': 'application/json', 'x-flowmap-client': 'demo' },
+      signal: abort.signal,
+    });
+    const answer = (await response.json()) as { baseline?: { id?: string }; message?: string };
+    if (response.status !== 202) throw new Error(`the demo baseline answered ${response.status}: ${String(answer.message)}`);
+    log.info({ baseline: answer.baseline?.id, graph: `${base}/api/v1/baselines/${answer.baseline?.id ?? 'latest'}/graph` }, 'demo: baseline of the 28 days queued');
   })().catch((err: unknown) => {
     if (abort.signal.aborted) return;
     log.error({ err: describeError(err) }, 'demo failed; flowmap keeps running');

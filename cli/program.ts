@@ -12,6 +12,7 @@ import { exportersText, listExporters } from './exporters.js';
 import { ingestCommand, type IngestCommandOptions } from './ingest.js';
 import { inventoryImport, inventoryList, inventoryResolve } from './inventory.js';
 import { startDemo } from './demo.js';
+import { baselineCommand, baselineDiffCommand, graphCommand, type BaselineCommandOptions } from './baseline.js';
 import { simulateCommand, type SimulateOptions } from './simulate.js';
 
 interface GlobalOptions {
@@ -201,6 +202,45 @@ export function buildProgram(): Command {
     .option('--json', 'print the summary as JSON')
     .action(async (options: SimulateOptions) => {
       process.exitCode = await simulateCommand(options, print, warn);
+    });
+
+  const baseline = program
+    .command('baseline')
+    .description('build a dependency baseline over a window (default the last 28 days, groups by app,env): a job, shown as a progress bar; prints its id and summary')
+    .option('--days <n>', 'window length in days (default baseline.days: 28)')
+    .option('--end <time>', 'window end, ISO-8601 or Unix seconds (default now, rounded down to the hour)')
+    .option('--group-by <keys>', 'label keys of a group, comma-separated (default inventory.groupBy: app,env)')
+    .option('--wait', 'wait until it is built (always in embedded mode, where this process builds it)')
+    .option('--force', 'build again even if a baseline of this window exists')
+    .option('--json', 'print the baseline record as JSON')
+    .option(serverOption, serverHelp)
+    .action(async (options: BaselineCommandOptions, command: Command) => {
+      const config = configFrom(command);
+      process.exitCode = await baselineCommand(options, config, loggerFor(config, true), print, warn);
+    });
+  baseline
+    .command('diff')
+    .description('drift from baseline A (older) to B: new and vanished edges, new ports, volume changes')
+    .argument('<a>', 'the older baseline id (or latest)')
+    .argument('<b>', 'the newer baseline id (or latest)')
+    .option('--threshold <ratio>', 'relative change in bytes per day that counts as a volume change (default 0.5)')
+    .option('--json', 'print as JSON')
+    .option(serverOption, serverHelp)
+    .action(async (a: string, b: string, options: { threshold?: string; json?: boolean; server?: string }, command: Command) => {
+      const config = configFrom(command);
+      process.exitCode = await baselineDiffCommand(a, b, options, config, loggerFor(config, true), print, warn);
+    });
+
+  program
+    .command('graph')
+    .description("a baseline's dependency graph: graphology JSON, GEXF (Gephi) or GraphML (yEd, Cytoscape)")
+    .option('--baseline <id>', 'baseline id (default the newest completed one)')
+    .option('--format <format>', 'json, gexf or graphml (default json)')
+    .option('--out <file>', 'write to this file instead of standard output')
+    .option(serverOption, serverHelp)
+    .action(async (options: { baseline?: string; format?: string; out?: string; server?: string }, command: Command) => {
+      const config = configFrom(command);
+      process.exitCode = await graphCommand(options, config, loggerFor(config, true), print, warn);
     });
 
   program

@@ -6,6 +6,7 @@ import { createApi } from '../api/server.js';
 import { createMetrics } from '../api/metrics.js';
 import { registerEvidence } from '../analyzer/evidence.js';
 import { registerRetention } from '../analyzer/retention.js';
+import { baselineSettingsFrom, registerBaseline } from '../analyzer/baseline/index.js';
 import { startCollector } from '../collector/service.js';
 import { createServicePorts } from '../collector/service-ports.js';
 import { createWatcher } from '../collector/cloud/watch.js';
@@ -77,12 +78,13 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
     // A lone collector needs no job backend (service mode may run collectors without Redis).
     const needsJobs = options.roles.has('api') || options.roles.has('worker');
     const jobs: JobRunner | undefined = needsJobs
-      ? createJobRunner({ redisUrl: config.redis.url, prefix: config.redis.prefix, stopTimeoutMs: JOBS_STOP_TIMEOUT_MS }, { logger })
+      ? createJobRunner({ redisUrl: config.redis.url, prefix: config.redis.prefix, stopTimeoutMs: JOBS_STOP_TIMEOUT_MS, lockMs: config.redis.jobLockMs }, { logger })
       : undefined;
     if (jobs !== undefined) stops.push(() => jobs.stop());
     if (jobs !== undefined && options.roles.has('worker')) {
       await registerRetention(jobs, store, { days: config.retention.days }, logger);
       await registerEvidence(jobs, store, logger);
+      await registerBaseline(jobs, store, baselineSettingsFrom(config), logger);
       await jobs.start();
     }
     if (aborted()) return { stop: stopAll };
@@ -151,6 +153,8 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
         awsFormat: config.ingest.awsFormat,
         uploadMaxBytes: config.ingest.uploadMaxBytes,
         inventory: config.inventory,
+        ...(jobs === undefined ? {} : { jobs }),
+        baseline: baselineSettingsFrom(config),
       });
       stops.push(() => server.stop());
       api = await server.start();

@@ -177,8 +177,8 @@ describe('the small scenario through real collectors and ingest', { timeout: 600
   }
 });
 
-describe('flowmap start --demo', { timeout: 120_000 }, () => {
-  it("shows the small scenario's exporter, flows and workloads through the API within a minute", async () => {
+describe('flowmap start --demo', { timeout: 150_000 }, () => {
+  it("shows the small scenario's exporter, flows and workloads through the API within a minute, then its baseline", async () => {
     const data = mkdtempSync(join(tmpdir(), 'flowmap-demo-'));
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), 'start', '--demo', '--data', data, '--port', String(port)], {
@@ -202,6 +202,18 @@ describe('flowmap start --demo', { timeout: 120_000 }, () => {
       }
       assert.ok(flows > 0, `exporter flows through the API after ${(Date.now() - started) / 1000} s (stderr: ${stderr.slice(-2000)})`);
       assert.ok(workloads >= 20, `${workloads} workloads of the small scenario imported`);
+      // Then the demo's baseline: the dependency map of the 28 days, with the graph downloadable.
+      let baseline: { id: string; summary?: { edges: number; groups: number } } | undefined;
+      while (Date.now() - started < 110_000 && baseline === undefined) {
+        const list = await fetch(`http://127.0.0.1:${port}/api/v1/baselines?status=completed`).then((r) => (r.ok ? (r.json() as Promise<{ baselines: { id: string; summary?: { edges: number; groups: number } }[] }>) : { baselines: [] }), () => ({ baselines: [] }));
+        baseline = list.baselines[0];
+        if (baseline === undefined) await new Promise((r) => setTimeout(r, 500));
+      }
+      assert.ok(baseline !== undefined, `a completed demo baseline (stderr: ${stderr.slice(-2000)})`);
+      assert.ok((baseline.summary?.edges ?? 0) >= 50 && (baseline.summary?.groups ?? 0) >= 10, JSON.stringify(baseline.summary));
+      const graph = await fetch(`http://127.0.0.1:${port}/api/v1/baselines/${baseline.id}/graph?format=graphml`);
+      assert.equal(graph.status, 200);
+      assert.match(await graph.text(), /<graphml[\s>]/);
     } finally {
       child.kill('SIGTERM');
       if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
