@@ -10,10 +10,12 @@ import { createJobRunner, type JobRunner } from '../analyzer/jobs/index.js';
 import { registerErrorHandling } from '../api/errors.js';
 import { baselineRoutes } from '../api/routes/baselines.js';
 import type { Config } from '../core/config.js';
-import { FlowmapError, isFlowmapError } from '../core/errors.js';
+import { ErrorCodes, FlowmapError, isFlowmapError, type ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { createStore, type Store } from '../store/index.js';
 import { localServer } from './server.js';
+
+const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(ErrorCodes, code);
 
 interface Answer {
   status: number;
@@ -103,8 +105,8 @@ function ok(a: Answer, expected = 200): Record<string, unknown> {
   if (a.status === expected) return a.json();
   const body = a.json();
   const message = typeof body.message === 'string' ? body.message : `the server answered ${a.status}`;
-  const code = typeof body.code === 'string' ? body.code : '';
-  throw new FlowmapError(code === 'FLOWMAP_NOT_FOUND' ? 'FLOWMAP_NOT_FOUND' : 'FLOWMAP_BAD_REQUEST', message, { status: a.status });
+  const code = typeof body.code === 'string' && isErrorCode(body.code) ? body.code : a.status >= 500 ? 'FLOWMAP_STORE_UNAVAILABLE' : 'FLOWMAP_BAD_REQUEST';
+  throw new FlowmapError(code, message, { status: a.status });
 }
 
 export interface BaselineCommandOptions {
@@ -131,11 +133,11 @@ interface BaselineJson {
 
 function progressLine(b: BaselineJson): string {
   const p = typeof b.progress === 'object' && b.progress !== null ? (b.progress as Record<string, unknown>) : {};
-  const percent = typeof p.percent === 'number' ? p.percent : typeof b.progress === 'number' ? b.progress : 0;
+  const percent = b.status === 'completed' ? 100 : typeof p.percent === 'number' ? p.percent : typeof b.progress === 'number' ? b.progress : 0;
   const width = 30;
   const filled = Math.round((width * Math.max(0, Math.min(100, percent))) / 100);
   const flows = typeof p.flows === 'number' ? ` ${p.flows.toLocaleString('en-US')} flows` : '';
-  const stage = typeof p.stage === 'string' ? p.stage : b.status;
+  const stage = b.status === 'completed' || b.status === 'failed' ? b.status : typeof p.stage === 'string' ? p.stage : b.status;
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.round(percent)).padStart(3)}% ${stage}${flows}`;
 }
 

@@ -315,11 +315,20 @@ export interface CheckedConversationKey {
   server: Address;
   proto: number;
   servicePort: number;
+  /** An hour's start, or undefined for the whole window. */
+  hour: number | undefined;
 }
 
 function uintField(value: unknown, max: number, what: string): number {
   if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > max) {
     throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${what} ${JSON.stringify(value)} must be a whole number from 0 to ${max}`, { status: 400, details: { value } });
+  }
+  return value as number;
+}
+
+function hourField(value: unknown, range: TimeRange): number {
+  if (!Number.isInteger(value) || (value as number) % 3600 !== 0 || (value as number) < range.from || (value as number) >= range.to) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `drill-down hour ${JSON.stringify(value)} must be the start of an hour of the range`, { status: 400, details: { value } });
   }
   return value as number;
 }
@@ -351,6 +360,7 @@ export function checkDrillQuery(range: TimeRange, keys: readonly ConversationKey
     server: addressField(k.server, 'server'),
     proto: uintField(k.proto, 255, 'proto'),
     servicePort: uintField(k.servicePort, 65535, 'service port'),
+    hour: k.hour === undefined ? undefined : hourField(k.hour, range),
   }));
 }
 

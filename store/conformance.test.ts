@@ -653,8 +653,8 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
         client: '10.8.1.1', server: '10.8.0.1', proto: 6, servicePort: 443, flows: 4, bytes: 400, packets: 4, rejectedFlows: 1, synFlows: 1,
         clientPortMin: 50001, clientPortMax: 50010, firstHour: W0 + 9 * HOUR, lastHour: W0 + 2 * DAY + 17 * HOUR, days: [0b101],
         at: [[9, 0, 3], [17, 2, 1]],
-        // Monday: 1 peer, ports 50001-50003; Wednesday: 1 peer, port 50010.
-        serverEvidence: [2, 4, 2],
+        // Monday: ports 50001-50003; Wednesday: port 50010; one peer on both days.
+        serverEvidence: [1, 4, 2],
         // 10.8.1.1:50001 talked to 10.8.0.1:443 on Monday, but the client used several ports and
         // 10.8.1.1:50001 serves no conversation: its evidence is not looked up.
         clientEvidence: [0, 0, 0],
@@ -668,7 +668,7 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
         client: '10.8.2.1', server: '10.8.2.2', proto: 17, servicePort: 53, flows: 3, bytes: 210, packets: 3,
         clientPortMin: 1024, clientPortMax: 5354, firstHour: W0 + 23 * HOUR, lastHour: W0 + DAY + HOUR, days: [0b011], at: [[23, 0, 2], [1, 1, 1]],
         // Monday: ports 5353, 5354; Tuesday: port 1024. The client used several ports: its end is not looked up.
-        serverEvidence: [2, 3, 2], clientEvidence: [0, 0, 0],
+        serverEvidence: [1, 3, 2], clientEvidence: [0, 0, 0],
       });
       const icmp = conversation({
         client: '10.8.3.1', server: '10.8.3.2', proto: 1, servicePort: 0, flows: 1, bytes: 64, packets: 1,
@@ -699,12 +699,12 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
         const monday = conversation({
           client: '10.8.2.1', server: '10.8.2.2', proto: 17, servicePort: 53, hour: W0 + 23 * HOUR, flows: 2, bytes: 130, packets: 2,
           clientPortMin: 5353, clientPortMax: 5354, firstHour: W0 + 23 * HOUR, lastHour: W0 + 23 * HOUR, days: [0b001], at: [[23, 0, 2]],
-          serverEvidence: [2, 3, 2], clientEvidence: [0, 0, 0],
+          serverEvidence: [1, 3, 2], clientEvidence: [0, 0, 0],
         });
         const tuesday = conversation({
           client: '10.8.2.1', server: '10.8.2.2', proto: 17, servicePort: 53, hour: W0 + DAY + HOUR, flows: 1, bytes: 80, packets: 1,
           clientPortMin: 1024, clientPortMax: 1024, firstHour: W0 + DAY + HOUR, lastHour: W0 + DAY + HOUR, days: [0b010], at: [[1, 1, 1]],
-          serverEvidence: [2, 3, 2], clientEvidence: [1, 1, 1],
+          serverEvidence: [1, 3, 2], clientEvidence: [1, 1, 1],
         });
         assert.deepEqual(rows, [web, reply, monday, tuesday, icmp, ssh]);
         const totals = rows.reduce((sum, row) => ({ flows: sum.flows + row.flows, bytes: sum.bytes + row.bytes, packets: sum.packets + row.packets }), { flows: 0, bytes: 0, packets: 0 });
@@ -713,6 +713,48 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
         const byClient = await collect(store.conversations({ range: window, hourlyAddresses: ['10.8.1.1'] }));
         assert.deepEqual(byClient.filter((r) => r.client === '10.8.1.1').map((r) => [r.servicePort, r.hour, r.flows]), [[443, W0 + 9 * HOUR, 3], [443, W0 + 2 * DAY + 17 * HOUR, 1], [8443, W0 + DAY, 1]]);
         assert.deepEqual(await collect(store.conversations({ range: window, hourlyAddresses: [] })), [web, reply, dns, icmp, ssh]);
+      });
+
+      it('drills conversations down to the raw flows by client port and hour, or by the second', async () => {
+        const key = { client: '10.8.1.1', server: '10.8.0.1', proto: 6, servicePort: 443 };
+        const byPort = (rows: ConversationRow[]) => rows.sort((a, b) => a.clientPortMin - b.clientPortMin || (a.time ?? 0) - (b.time ?? 0));
+        const parts = byPort(await store.conversationsByClientPort(window, [key]));
+        assert.deepEqual(
+          parts.map((p) => [p.clientPortMin, p.clientPortMax, p.hour, p.flows, p.bytes, p.synFlows, p.rejectedFlows, p.days, p.time]),
+          [
+            [50001, 50001, W0 + 9 * HOUR, 1, 100, 1, 0, [0b001], undefined],
+            [50002, 50002, W0 + 9 * HOUR, 1, 100, 0, 0, [0b001], undefined],
+            [50003, 50003, W0 + 9 * HOUR, 1, 100, 0, 0, [0b001], undefined],
+            [50010, 50010, W0 + 2 * DAY + 17 * HOUR, 1, 100, 0, 1, [0b100], undefined],
+          ],
+        );
+        assert.deepEqual(parts[3]?.hourOfDay[17], 1);
+        assert.deepEqual(parts[3]?.dayOfWeek[2], 1, 'Wednesday');
+        // One hour of the conversation, then the same by the second.
+        const monday = { ...key, hour: W0 + 9 * HOUR };
+        assert.deepEqual(byPort(await store.conversationsByClientPort(window, [monday])).map((p) => p.clientPortMin), [50001, 50002, 50003]);
+        const exact = byPort(await store.conversationsByClientPort(window, [monday], { exactTime: true }));
+        assert.deepEqual(exact.map((p) => [p.clientPortMin, p.time, p.hour]), [[50001, W0 + 9 * HOUR + 10, W0 + 9 * HOUR], [50002, W0 + 9 * HOUR + 20, W0 + 9 * HOUR], [50003, W0 + 9 * HOUR + 30, W0 + 9 * HOUR]]);
+        // The rollup's orientation: DNS with server_side unknown has the destination as its server.
+        const dns = byPort(await store.conversationsByClientPort(window, [{ client: '10.8.2.1', server: '10.8.2.2', proto: 17, servicePort: 53 }]));
+        assert.deepEqual(dns.map((p) => [p.clientPortMin, p.hour, p.flows]), [[1024, W0 + DAY + HOUR, 1], [5353, W0 + 23 * HOUR, 1], [5354, W0 + 23 * HOUR, 1]]);
+        assert.deepEqual(await store.conversationsByClientPort(window, [{ ...key, servicePort: 444 }]), []);
+        await assert.rejects(store.conversationsByClientPort(window, [{ ...key, hour: W0 + 9 * HOUR + 1 }]), { code: 'FLOWMAP_BAD_REQUEST' });
+        await assert.rejects(store.conversationsByClientPort(window, [{ ...key, client: '10.8.1.999' }]), { code: 'FLOWMAP_BAD_REQUEST' });
+      });
+
+      it('answers the listener evidence of given endpoints over the window, zeros where there is none', async () => {
+        const evidence = await store.endpointEvidence(window, [
+          { address: '10.8.0.1', proto: 6, port: 443 },
+          { address: '10.8.1.1', proto: 6, port: 50001 },
+          { address: '10.9.9.9', proto: 6, port: 1 },
+        ]);
+        assert.deepEqual(evidence, [
+          { address: '10.8.0.1', proto: 6, port: 443, peers: 1, peerPorts: 4, days: 2 },
+          { address: '10.8.1.1', proto: 6, port: 50001, peers: 1, peerPorts: 1, days: 1 },
+          { address: '10.9.9.9', proto: 6, port: 1, peers: 0, peerPorts: 0, days: 0 },
+        ]);
+        await assert.rejects(store.endpointEvidence(window, [{ address: 'x', proto: 6, port: 1 }]), { code: 'FLOWMAP_BAD_REQUEST' });
       });
 
       it('takes a full list of hourly addresses', async () => {
@@ -740,7 +782,7 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
         assert.deepEqual(rows.find((r) => r.server === '10.8.4.2'), conversation({
           client: '10.8.4.1', server: '10.8.4.2', proto: 6, servicePort: 22, flows: 2, bytes: 2000, packets: 20,
           clientPortMin: 60000, clientPortMax: 60000, firstHour: W0, lastHour: W0 + 33 * DAY + 5 * HOUR, days: [0b1, 0b10], at: [[0, 0, 1], [5, 5, 1]],
-          serverEvidence: [2, 2, 2], clientEvidence: [2, 2, 2],
+          serverEvidence: [1, 1, 2], clientEvidence: [1, 1, 2],
         }));
         assert.deepEqual(rows.find((r) => r.server === '10.8.0.1')?.days, [0b1101, 0], 'day 3 is in this window');
       });

@@ -100,7 +100,8 @@ export interface ConversationQuery {
  * evidence fields let the analyzer correct the orientation: `clientPortMin`/`clientPortMax` are the
  * lowest and highest port the client end used (equal when it always used one), `serverEvidence` is
  * the listener evidence of `server:servicePort` and `clientEvidence` that of `client:clientPortMin`
- * (both summed over the window's days; zero where none is recorded). Client ends are looked up
+ * (distinct peers and peer ports over the window's days — not sums of daily counts, so a client
+ * port that meets the same peer every day stays at one; zero where none is recorded). Client ends are looked up
  * only where they can matter, so that every client's ephemeral port is not: evidence is looked up
  * for the server end of every row and the client end of every row whose client kept one port
  * (min = max), and a row's `clientEvidence` is its client end's evidence when that endpoint was
@@ -113,6 +114,8 @@ export interface ConversationRow {
   servicePort: number;
   /** Set only on rows split by hour (see `hourlyAddresses`): the Unix second the hour starts at. */
   hour?: number;
+  /** Set only on drill-down rows by the second (`conversationsByClientPort` with exactTime): that second. */
+  time?: number;
   flows: number;
   bytes: number;
   packets: number;
@@ -141,6 +144,8 @@ export interface ConversationKey {
   server: string;
   proto: number;
   servicePort: number;
+  /** Only the flows of the hour starting at this Unix second (drill-down of one hourly row). */
+  hour?: number;
 }
 
 /** An address:port (`proto` its transport) whose listener evidence is asked for. */
@@ -150,7 +155,7 @@ export interface Endpoint {
   port: number;
 }
 
-/** Listener evidence of one endpoint over a window: sums of the per-day distinct counts. */
+/** Listener evidence of one endpoint over a window: distinct peers, peer ports and days with evidence. */
 export interface EndpointEvidence {
   peers: number;
   peerPorts: number;
@@ -289,9 +294,11 @@ export interface Store {
    * that used several ports, each of which may be a listener): the given conversations of the
    * window — keyed as the rollup keys them — split by the client's port and by hour. Rows have
    * `hour` set, clientPortMin = clientPortMax = the client's port, and zero evidence (ask
-   * `endpointEvidence`). At most MAX_DRILL_CONVERSATIONS keys; the range must be whole hours.
+   * `endpointEvidence`). With `exactTime`, rows are split by the second flows were received in
+   * (`time` set): for the hours in which an address changed owner, where only the time of a flow
+   * says whose it was. At most MAX_DRILL_CONVERSATIONS keys; the range must be whole hours.
    */
-  conversationsByClientPort(range: TimeRange, keys: readonly ConversationKey[]): Promise<ConversationRow[]>;
+  conversationsByClientPort(range: TimeRange, keys: readonly ConversationKey[], options?: { exactTime?: boolean }): Promise<ConversationRow[]>;
   /** Listener evidence of these endpoints over the window's days (as `conversations` attaches it); endpoints without any come back with zeros. At most MAX_EVIDENCE_ENDPOINTS. */
   endpointEvidence(range: TimeRange, endpoints: readonly Endpoint[]): Promise<(Endpoint & EndpointEvidence)[]>;
   /** Stores a baseline's host pairs (append; call once per chunk). */

@@ -174,6 +174,7 @@ export function conversationFromRow(r: Record<string, unknown>): ConversationRow
     clientEvidence: { peers: Number(r.o_c_peers ?? 0), peerPorts: Number(r.o_c_peer_ports ?? 0), days: Number(r.o_c_days ?? 0) },
   };
   if (r.o_hourly === true || Number(r.o_hourly) === 1) row.hour = Number(r.o_hour);
+  if (r.o_time !== undefined && r.o_time !== null) row.time = Number(r.o_time);
   return row;
 }
 

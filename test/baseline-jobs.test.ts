@@ -36,7 +36,7 @@ describe('baseline jobs on BullMQ with two workers', { skip }, () => {
   let store: Store;
   let runner: JobRunner;
   const database = `jobs_${process.pid}`;
-  const prefix = `flowmap-test-${process.pid}`;
+  const prefix = `flowmap_test_${process.pid}`;
   const workers: Worker[] = [];
   const settings: BaselineSettings = { days: 7, cron: 'off', keep: 100, resolver: { groupBy: ['app', 'env'] } };
 
@@ -74,9 +74,11 @@ describe('baseline jobs on BullMQ with two workers', { skip }, () => {
         }
       }
     });
-    child.stderr?.on('data', () => undefined);
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
     child.once('exit', (code, signal) => {
-      ready.reject(new Error(`worker ${name} exited (${code ?? signal}) before it was ready`));
+      const last = worker.lines.slice(-5).map((l) => JSON.stringify(l)).join('\n');
+      ready.reject(new Error(`worker ${name} exited (${code ?? signal}) before it was ready:\n${stderr.slice(-2000)}\n${last}`));
       exited.resolve();
     });
     workers.push(worker);

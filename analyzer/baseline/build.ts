@@ -79,8 +79,14 @@ export function changingAddresses(inventory: Inventory, resolver: Resolver, from
     const text = formatAddress(binding.address);
     if (seen.has(text)) continue;
     seen.add(text);
-    const span = resolver.resolveSpan(binding.address, from);
-    if (span.from > from || span.to < to) changing.push(text);
+    // Segments start wherever the winning binding changes; only a change of group matters.
+    let span = resolver.resolveSpan(binding.address, from);
+    while (span.to < to) {
+      const next = resolver.resolveSpan(binding.address, span.to);
+      if (next.id !== span.id) break;
+      span = { id: span.id, from: span.from, to: next.to };
+    }
+    if (span.to < to) changing.push(text);
   }
   if (changing.length > MAX_HOURLY_ADDRESSES) {
     throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${changing.length} addresses change owner within the window; at most ${MAX_HOURLY_ADDRESSES} can be resolved hour by hour — use a shorter window`, {
@@ -92,26 +98,27 @@ export function changingAddresses(inventory: Inventory, resolver: Resolver, from
 }
 
 /**
- * The group of an address for one hour of rollup rows: the rollup cannot tell which part of the
- * hour a row's flows came from, so when the owner changes within the hour (a pod deleted at 10:15,
- * its address given to another pod at 10:20), the bound owner that held the address longest in
- * the hour is taken — flows happen only while an address is bound, so an unbound stretch loses to
- * any owner. Pods reuse addresses after minutes at the earliest, which leaves an hour with two
- * owners rare; the alternative, the owner at the hour's start, would give every flow of a pod
- * created mid-hour to nobody.
+ * The group of an address for one hour of rollup rows, and how many groups it had in that hour.
+ * The rollup cannot tell which part of the hour a row's flows came from: when the owner changes
+ * within the hour (a pod deleted at 10:15, its address given to another pod at 10:20) the
+ * builder re-reads those rows from the raw flows by the second (Store.conversationsByClientPort
+ * with exactTime). The id returned then is a fallback: the bound owner that held the address
+ * longest in the hour (flows happen while an address is bound, so an unbound stretch loses).
  */
-export function ownerDuringHour(resolver: Resolver, address: Uint8Array, hour: number): number {
+export function ownerDuringHour(resolver: Resolver, address: Uint8Array, hour: number): { id: number; owners: number } {
   const end = hour + HOUR;
   const first = resolver.resolveSpan(address, hour);
   // Almost always one answer holds for the whole hour.
-  if (first.to >= end) return first.id;
+  if (first.to >= end) return { id: first.id, owners: 1 };
   let best = -1;
   let bestSeconds = -1;
   let bestBound = false;
+  const ids = new Set<number>();
   for (let t = hour; t < end; ) {
     const span = resolver.resolveSpan(address, t);
     const seconds = Math.min(span.to, end) - t;
     const bound = resolver.explain(address, t).binding !== undefined;
+    ids.add(span.id);
     if ((bound && !bestBound) || (bound === bestBound && seconds > bestSeconds)) {
       best = span.id;
       bestSeconds = seconds;
@@ -119,21 +126,22 @@ export function ownerDuringHour(resolver: Resolver, address: Uint8Array, hour: n
     }
     t = Math.max(span.to, t + 1);
   }
-  return best;
+  return { id: best, owners: ids.size };
 }
 
 /** Conversations drilled down to raw flows at most, per baseline; the rest keep the collector's orientation. */
 export const MAX_DRILLED = 20_000;
 
 /**
- * Re-reads the ambiguous conversations from the raw flows by client port, attaches listener
- * evidence to both ends of each part and folds the parts. Returns the rows folded.
+ * Re-reads conversations the rollup cannot settle from the raw flows — by client port, and with
+ * `exactTime` by the second (rows of an hour in which an address changed owner) — attaches
+ * listener evidence to both ends of each part and folds the parts. Returns the parts folded.
  */
-async function drillDown(store: Store, range: { from: number; to: number }, rows: readonly ConversationRow[], fold: (row: ConversationRow) => void): Promise<number> {
+async function drillDown(store: Store, range: { from: number; to: number }, rows: readonly ConversationRow[], fold: (row: ConversationRow) => void, exactTime: boolean): Promise<number> {
   let folded = 0;
   for (let i = 0; i < rows.length; i += MAX_DRILL_CONVERSATIONS) {
-    const keys = rows.slice(i, i + MAX_DRILL_CONVERSATIONS).map((r) => ({ client: r.client, server: r.server, proto: r.proto, servicePort: r.servicePort }));
-    const parts = await store.conversationsByClientPort(range, keys);
+    const keys = rows.slice(i, i + MAX_DRILL_CONVERSATIONS).map((r) => ({ client: r.client, server: r.server, proto: r.proto, servicePort: r.servicePort, ...(r.hour === undefined ? {} : { hour: r.hour }) }));
+    const parts = await store.conversationsByClientPort(range, keys, { exactTime });
     const wanted = new Map<string, Endpoint>();
     for (const p of parts) {
       wanted.set(`${p.server}|${p.proto}|${p.servicePort}`, { address: p.server, proto: p.proto, port: p.servicePort });
@@ -251,8 +259,10 @@ export async function buildBaseline(params: BaselineParams, deps: BuildDeps): Pr
   let flowsSeen = 0;
   let lastReport = performance.now();
   const groupIdsCache = new Map<string, number>();
-  const hourCache = new Map<string, number>();
-  const groupOf = (address: string, hour: number | undefined): number => {
+  const hourCache = new Map<string, { id: number; owners: number }>();
+  const groupOf = (address: string, row: ConversationRow): number => {
+    if (row.time !== undefined) return resolver.resolveSpan(parseAddress(address), row.time).id;
+    const hour = row.hour;
     if (hour === undefined) {
       let id = groupIdsCache.get(address);
       if (id === undefined) {
@@ -261,11 +271,16 @@ export async function buildBaseline(params: BaselineParams, deps: BuildDeps): Pr
       }
       return id;
     }
-    const key = `${address}@${hour}`;
-    let id = hourCache.get(key);
-    if (id === undefined) hourCache.set(key, (id = ownerDuringHour(resolver, parseAddress(address), hour)));
-    return id;
+    return ownerAt(address, hour).id;
   };
+  const ownerAt = (address: string, hour: number): { id: number; owners: number } => {
+    const key = `${address}@${hour}`;
+    let owner = hourCache.get(key);
+    if (owner === undefined) hourCache.set(key, (owner = ownerDuringHour(resolver, parseAddress(address), hour)));
+    return owner;
+  };
+  /** An hourly row whose ends changed owner within its hour: only the raw flows' times can tell. */
+  const ownerChanges = (row: ConversationRow): boolean => row.hour !== undefined && row.time === undefined && (ownerAt(row.client, row.hour).owners > 1 || ownerAt(row.server, row.hour).owners > 1);
   const noteHost = (group: number, address: number): void => {
     let set = groupHosts.get(group);
     if (set === undefined) groupHosts.set(group, (set = new Set()));
@@ -289,11 +304,11 @@ export async function buildBaseline(params: BaselineParams, deps: BuildDeps): Pr
   const byPair = new Map<number, Map<number, EdgeAgg>>();
   const fold = (row: ConversationRow): void => {
     const o = orient(row);
-    const clientGroup = groupOf(o.client, row.hour);
-    const serverGroup = groupOf(o.server, row.hour);
+    const clientGroup = groupOf(o.client, row);
+    const serverGroup = groupOf(o.server, row);
     const pair = clientGroup * GROUP_SPAN + serverGroup;
     let services = byPair.get(pair);
-    if (services === undefined) byPair.set(pair, (services = new Map()));
+    if (services === undefined) byPair.set(pair, (services = new Map<number, EdgeAgg>()));
     const service = row.proto * 65_536 + o.port;
     let edge = services.get(service);
     if (edge === undefined) {
@@ -366,11 +381,18 @@ export async function buildBaseline(params: BaselineParams, deps: BuildDeps): Pr
   };
 
   const ambiguous: ConversationRow[] = [];
+  const changing: ConversationRow[] = [];
+  /** Rows past MAX_DRILLED that needed a drill-down and were folded as the rollup has them. */
+  let undrilled = 0;
   for await (const chunk of store.conversations({ range: { from, to }, hourlyAddresses: hourly })) {
     aborted();
     for (const row of chunk) {
-      if (needsDrillDown(row) && ambiguous.length < MAX_DRILLED) ambiguous.push(row);
-      else fold(row);
+      if (ownerChanges(row) && changing.length < MAX_DRILLED) changing.push(row);
+      else if (needsDrillDown(row) && ambiguous.length < MAX_DRILLED) ambiguous.push(row);
+      else {
+        if (row.hour !== undefined ? ownerChanges(row) : needsDrillDown(row)) undrilled++;
+        fold(row);
+      }
       flowsSeen += row.flows;
     }
     conversations += chunk.length;
@@ -382,9 +404,10 @@ export async function buildBaseline(params: BaselineParams, deps: BuildDeps): Pr
   }
   lap('conversations');
   let drilled = 0;
-  if (ambiguous.length > 0) {
+  if (ambiguous.length > 0 || changing.length > 0) {
     await report({ stage: 'conversations', percent: 80, conversations, flows: flowsSeen });
-    drilled = await drillDown(store, { from, to }, ambiguous, fold);
+    drilled = await drillDown(store, { from, to }, ambiguous, fold, false);
+    drilled += await drillDown(store, { from, to }, changing, fold, true);
     lap('drill-down');
   }
   await report({ stage: 'graph', percent: 82, conversations, flows: flowsSeen });
@@ -443,7 +466,7 @@ export async function buildBaseline(params: BaselineParams, deps: BuildDeps): Pr
       rejectedFlows: e.rejected,
       daysSeen: popcount(e.days),
       firstSeen: iso(e.first),
-      lastSeen: iso(e.last),
+      lastSeen: iso(e.last + HOUR - 1),
       hourOfDay: [...e.hourOfDay],
       dayOfWeek: [...e.dayOfWeek],
       clientHosts: e.clients.size,
@@ -494,8 +517,9 @@ export async function buildBaseline(params: BaselineParams, deps: BuildDeps): Pr
     conversations,
     flipped,
     orientation,
-    drilledConversations: ambiguous.length,
+    drilledConversations: ambiguous.length + changing.length,
     drilledRows: drilled,
+    undrilledConversations: undrilled,
   };
   return { graph: serialized, summary, hosts: hostRows, timings };
 }

@@ -64,6 +64,9 @@ export function paramsFor(request: BaselineRequest, settings: BaselineSettings, 
   if (!Number.isInteger(days) || days < 1 || days > 366) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `days must be a whole number from 1 to 366 (got ${days})`, { status: 400, details: { days } });
   const endSeconds = request.end ?? Math.floor(now / 1000);
   if (!Number.isFinite(endSeconds) || endSeconds < days * DAY) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `end ${endSeconds} is not a usable time`, { status: 400, details: { end: endSeconds } });
+  if (endSeconds > now / 1000 + HOUR) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `end ${new Date(endSeconds * 1000).toISOString()} is in the future; a baseline covers traffic that happened`, { status: 400, details: { end: endSeconds } });
+  }
   const to = Math.floor(endSeconds / HOUR) * HOUR;
   const params: BaselineParams = { from: to - days * DAY, to, groupBy: [...(request.groupBy ?? settings.resolver.groupBy ?? ['app', 'env'])] };
   checkParams(params);
@@ -78,9 +81,10 @@ export async function requestBaseline(jobs: JobRunner, store: Store, settings: B
   const params = paramsFor(request, settings, now);
   const id = baselineId(params, request.force === true ? String(now) : undefined);
   const existing = await getRecord(store.meta, id);
-  if (existing !== undefined && existing.status !== 'failed') return { record: existing, created: false };
-  // A failed baseline may be requested again: its old job id is still in the runner's history.
-  const jobId = existing?.status === 'failed' ? `${id}-r${now}` : id;
+  if (existing !== undefined && existing.status !== 'failed' && (existing.status === 'completed' || (await jobKnown(jobs, existing.job)))) return { record: existing, created: false };
+  // A failed baseline, or one whose job the runner lost (an in-process runner that was stopped
+  // mid-build), may be requested again: its old job id may still be in the runner's history.
+  const jobId = existing === undefined ? id : `${id}-r${now}`;
   const record: BaselineRecord = { id, params, createdAt: new Date(now).toISOString(), status: 'queued', trigger: request.trigger ?? 'api', job: jobId };
   await putRecord(store.meta, record);
   try {
@@ -90,6 +94,17 @@ export async function requestBaseline(jobs: JobRunner, store: Store, settings: B
     throw err;
   }
   return { record, created: true };
+}
+
+/** Whether the runner still knows a job (queued, running or in its history). */
+async function jobKnown(jobs: JobRunner, job: string | undefined): Promise<boolean> {
+  if (job === undefined) return false;
+  try {
+    return (await jobs.get(job)) !== undefined;
+  } catch {
+    // The runner cannot answer (Redis away): assume it still has the job rather than queue another.
+    return true;
+  }
 }
 
 /** The record with what the job runner knows of its run (state, progress, attempts, last error). */
@@ -102,7 +117,11 @@ export async function baselineStatus(jobs: JobRunner, store: Store, id: string):
   } catch {
     info = undefined;
   }
-  if (info === undefined) return record;
+  if (info === undefined) {
+    // A queued or running record whose job the runner does not know was lost (the process that
+    // ran it stopped): say so, so that waiting stops; requesting the window again queues it anew.
+    return record.status === 'queued' || record.status === 'running' ? { ...record, status: 'failed', error: record.error ?? 'its job was lost (the worker stopped); request the baseline again' } : record;
+  }
   const status: BaselineRecord['status'] = info.state === 'failed' ? 'failed' : info.state === 'active' ? 'running' : info.state === 'completed' ? 'completed' : record.status;
   return {
     ...record,
@@ -157,14 +176,14 @@ export async function runBaseline(store: Store, settings: BaselineSettings, id: 
 export async function registerBaseline(jobs: JobRunner, store: Store, settings: BaselineSettings, logger: Logger): Promise<void> {
   jobs.register<JobData, BaselineRecord>(BASELINE_JOB, async (job) => {
     const data = job.data ?? {};
-    let id = data.id;
-    let params = data.params;
+    const id = data.id;
+    const params = data.params;
     if (params === undefined || id === undefined) {
-      params = paramsFor({ ...(data.days === undefined ? {} : { days: data.days }), ...(data.groupBy === undefined ? {} : { groupBy: data.groupBy }) }, settings);
-      id = baselineId(params);
-      const known = await getRecord(store.meta, id);
-      if (known?.status === 'completed') return known;
-      await putRecord(store.meta, { id, params, createdAt: new Date().toISOString(), status: 'queued', trigger: data.trigger ?? 'schedule', job: job.id });
+      // A scheduled run: fix the window now and queue it like any request (job id = baseline id),
+      // so a request for the same window and the schedule build it once.
+      const { record } = await requestBaseline(jobs, store, settings, { ...(data.days === undefined ? {} : { days: data.days }), ...(data.groupBy === undefined ? {} : { groupBy: data.groupBy }), trigger: data.trigger ?? 'schedule' });
+      job.log.info({ id: record.id, status: record.status }, 'scheduled baseline queued');
+      return record;
     }
     job.log.info({ id, from: new Date(params.from * 1000).toISOString(), to: new Date(params.to * 1000).toISOString(), groupBy: params.groupBy, attempt: job.attempt }, 'baseline started');
     const record = await runBaseline(store, settings, id, params, { trigger: data.trigger ?? 'schedule', job: job, logger: job.log });

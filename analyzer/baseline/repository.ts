@@ -53,7 +53,8 @@ export async function listRecords(meta: MetaStore, options: { limit?: number; st
 /** The newest completed baseline, or undefined. */
 export async function latestCompleted(meta: MetaStore): Promise<BaselineRecord | undefined> {
   const records = await listRecords(meta, { status: 'completed' });
-  records.sort((a, b) => (a.completedAt ?? '') < (b.completedAt ?? '') ? 1 : -1);
+  // The newest window, then the newest build of it: a backfill of an old window is not `latest`.
+  records.sort((a, b) => b.params.to - a.params.to || ((a.completedAt ?? '') < (b.completedAt ?? '') ? 1 : -1));
   return records[0];
 }
 

@@ -56,7 +56,7 @@ export interface DependencyEdgeAttributes {
   rejectedFlows: number;
   /** Distinct days of the window (24-hour steps from its start) with flows. */
   daysSeen: number;
-  /** ISO-8601 times of the first and last hour with flows. */
+  /** ISO-8601: the start of the first hour with flows and the last second of the last one. */
   firstSeen: string;
   lastSeen: string;
   /** Flows per UTC hour of day (24 bins) and per UTC day of week (7 bins, Monday first). */
@@ -87,6 +87,8 @@ export interface BaselineSummary {
   /** Conversations the rollup could not orient alone, re-read from the raw flows by client port, and the parts that gave. */
   drilledConversations: number;
   drilledRows: number;
+  /** Conversations that needed a drill-down past the cap (build.ts MAX_DRILLED) and kept the rollup's orientation and hour owner. */
+  undrilledConversations: number;
 }
 
 export type BaselineStatus = 'queued' | 'running' | 'completed' | 'failed';

@@ -84,6 +84,7 @@ function groupByParam(value: string | string[] | undefined): string[] | undefine
   if (value === undefined) return undefined;
   const keys = (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(',')).map((k) => k.trim()).filter((k) => k !== '');
   if (keys.length === 0) return undefined;
+  if (keys.length > 16) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `groupBy takes at most 16 label keys (got ${keys.length})`, { status: 400 });
   for (const key of keys) {
     if (!/^[A-Za-z0-9_./-]{1,63}$/.test(key)) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `groupBy key '${key.slice(0, 64)}' is not a label key (letters, digits, _ . / -)`, { status: 400 });
   }

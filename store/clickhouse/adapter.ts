@@ -439,10 +439,10 @@ class ClickHouseStore implements Store {
     }
   }
 
-  async conversationsByClientPort(range: TimeRange, keys: readonly ConversationKey[]): Promise<ConversationRow[]> {
+  async conversationsByClientPort(range: TimeRange, keys: readonly ConversationKey[], options: { exactTime?: boolean } = {}): Promise<ConversationRow[]> {
     const checked = checkDrillQuery(range, keys);
     if (checked.length === 0 || range.from === range.to) return [];
-    const query = drillSql(range, checked);
+    const query = drillSql(range, checked, options.exactTime === true);
     const rows = await this.rows(query, { max_query_size: String(Math.max(262_144, toText(query).length + 1024)) });
     return rows.map((r) => conversationFromRow(r));
   }
@@ -454,14 +454,10 @@ class ClickHouseStore implements Store {
     const lastDay = lit.dateTime(Math.min(range.to, LAST_DATED_SECOND));
     const wanted = lit.inList(checked.map((e) => sql`(${lit.address(e.address)}, ${lit.uint(e.proto, 8)}, ${lit.uint(e.port, 16)})`));
     const query = sql`
-      SELECT hex(address) AS c_address, proto AS c_proto, port AS c_port, sum(d_peers) AS c_peers, sum(d_peer_ports) AS c_peer_ports, count() AS c_days
-      FROM (
-        SELECT day, address, proto, port, uniqMerge(peers) AS d_peers, uniqMerge(peer_ports) AS d_peer_ports
-        FROM listener_evidence
-        PREWHERE (address, proto, port) IN ${wanted}
-        WHERE day >= toDate(${from}) AND day <= toDate(${lastDay}) AND toDateTime(day) >= ${from} AND toDateTime(day) < ${lit.dateTime(range.to)}
-        GROUP BY day, address, proto, port
-      )
+      SELECT hex(address) AS c_address, proto AS c_proto, port AS c_port, uniqMerge(peers) AS c_peers, uniqMerge(peer_ports) AS c_peer_ports, uniqExact(day) AS c_days
+      FROM listener_evidence
+      PREWHERE (address, proto, port) IN ${wanted}
+      WHERE day >= toDate(${from}) AND day <= toDate(${lastDay}) AND toDateTime(day) >= ${from} AND toDateTime(day) < ${lit.dateTime(range.to)}
       GROUP BY address, proto, port`;
     const rows = await this.rows(query, { max_query_size: String(Math.max(262_144, toText(query).length + 1024)) });
     return endpointEvidenceFromRows(checked, rows);
@@ -622,14 +618,26 @@ const DAYS_OF_WEEK = Array.from({ length: 7 }, (_, d) => d);
  * rollup orients them (server_side), only the asked conversations, by client port and hour. The
  * PREWHERE on the addresses lets the primary key (hour, dst_addr, …) skip most granules.
  */
-function drillSql(range: TimeRange, keys: readonly CheckedConversationKey[]): Sql {
+function drillSql(range: TimeRange, keys: readonly CheckedConversationKey[], exactTime: boolean): Sql {
   const addresses = new Map<string, Uint8Array>();
   for (const k of keys) {
     addresses.set(Buffer.from(k.client).toString('hex'), k.client);
     addresses.set(Buffer.from(k.server).toString('hex'), k.server);
   }
   const set = lit.inList([...addresses.values()].map((a) => lit.address(a)));
-  const tuples = lit.inList(keys.map((k) => sql`(${lit.address(k.client)}, ${lit.address(k.server)}, ${lit.uint(k.proto, 8)}, ${lit.uint(k.servicePort, 16)})`));
+  const whole = keys.filter((k) => k.hour === undefined);
+  const hourly = keys.filter((k) => k.hour !== undefined);
+  const matches: Sql[] = [];
+  if (whole.length > 0) {
+    matches.push(sql`(c_address, s_address, s_proto, s_port) IN ${lit.inList(whole.map((k) => sql`(${lit.address(k.client)}, ${lit.address(k.server)}, ${lit.uint(k.proto, 8)}, ${lit.uint(k.servicePort, 16)})`))}`);
+  }
+  if (hourly.length > 0) {
+    matches.push(
+      sql`(c_address, s_address, s_proto, s_port, toUInt32(hour)) IN ${lit.inList(hourly.map((k) => sql`(${lit.address(k.client)}, ${lit.address(k.server)}, ${lit.uint(k.proto, 8)}, ${lit.uint(k.servicePort, 16)}, ${lit.uint(k.hour ?? 0, 32)})`))}`,
+    );
+  }
+  // The unit rows are split by: the hour, or with exactTime the second the flow was received.
+  const unit = exactTime ? sql`toUInt32(time_received)` : sql`toUInt32(hour)`;
   const seconds = sql`toUInt32(hour)`;
   const day = sql`toUInt32(intDiv(${seconds} - ${lit.uint(range.from, 32)}, 86400))`;
   const dayWords = Math.ceil(Math.ceil((range.to - range.from) / 86_400) / 32);
@@ -637,20 +645,21 @@ function drillSql(range: TimeRange, keys: readonly CheckedConversationKey[]): Sq
   const hourOfDay = HOURS_OF_DAY.map((h) => sql`countIf(intDiv(${seconds} % 86400, 3600) = ${lit.uint(h, 8)})`);
   const dayOfWeek = DAYS_OF_WEEK.map((d) => sql`countIf((intDiv(${seconds}, 86400) + 3) % 7 = ${lit.uint(d, 8)})`);
   return sql`
-    SELECT hex(c_address) AS o_client, hex(s_address) AS o_server, s_proto AS o_proto, s_port AS o_port, 1 AS o_hourly, ${seconds} AS o_hour,
+    SELECT hex(c_address) AS o_client, hex(s_address) AS o_server, s_proto AS o_proto, s_port AS o_port, 1 AS o_hourly, any(${seconds}) AS o_hour,
+           ${exactTime ? sql`k_unit AS o_time,` : sql``}
            count() AS o_flows, sum(bytes) AS o_bytes, sum(packets) AS o_packets, countIf(action = 'reject') AS o_rejected,
-           countIf(s_proto = 6 AND bitAnd(tcp_flags, 18) = 2) AS o_syn, c_port AS o_port_min, c_port AS o_port_max, ${seconds} AS o_first, ${seconds} AS o_last,
+           countIf(s_proto = 6 AND bitAnd(tcp_flags, 18) = 2) AS o_syn, c_port AS o_port_min, c_port AS o_port_max, any(${seconds}) AS o_first, any(${seconds}) AS o_last,
            ${lit.array(words)} AS o_days, ${lit.array(hourOfDay)} AS o_hod, ${lit.array(dayOfWeek)} AS o_dow
     FROM (
       SELECT if(server_side = 'src', dst_addr, src_addr) AS c_address, if(server_side = 'src', src_addr, dst_addr) AS s_address, proto AS s_proto,
              if(server_side = 'src', src_port, dst_port) AS s_port, if(server_side = 'src', dst_port, src_port) AS c_port,
-             toStartOfHour(time_received) AS hour, bytes, packets, action, tcp_flags
+             toStartOfHour(time_received) AS hour, time_received, bytes, packets, action, tcp_flags
       FROM flows
       PREWHERE src_addr IN ${set} OR dst_addr IN ${set}
       WHERE time_received >= ${lit.dateTime(range.from)} AND time_received < ${lit.dateTime(range.to)}
     )
-    WHERE (c_address, s_address, s_proto, s_port) IN ${tuples}
-    GROUP BY c_address, s_address, s_proto, s_port, c_port, hour`;
+    WHERE ${joinSql(matches, ' OR ')}
+    GROUP BY c_address, s_address, s_proto, s_port, c_port, ${unit} AS k_unit`;
 }
 
 const SCRATCH_PREFIX = 'baseline_scratch_';
@@ -704,14 +713,10 @@ function evidenceScratchSql(q: CheckedConversationQuery, conv: Sql, table: Sql):
   const lastDay = lit.dateTime(Math.min(q.to, LAST_DATED_SECOND));
   return sql`
     CREATE TABLE ${table} ENGINE = Memory AS
-    SELECT address AS e_address, proto AS e_proto, port AS e_port, sum(d_peers) AS e_peers, sum(d_peer_ports) AS e_peer_ports, count() AS e_days
-    FROM (
-      SELECT day, address, proto, port, uniqMerge(peers) AS d_peers, uniqMerge(peer_ports) AS d_peer_ports
-      FROM listener_evidence
-      PREWHERE (address, proto, port) IN (SELECT s_address, s_proto, s_port FROM ${conv} UNION ALL SELECT c_address, s_proto, c_port FROM ${conv} WHERE c_port = m_port_max)
-      WHERE day >= toDate(${from}) AND day <= toDate(${lastDay}) AND toDateTime(day) >= ${from} AND toDateTime(day) < ${lit.dateTime(q.to)}
-      GROUP BY day, address, proto, port
-    )
+    SELECT address AS e_address, proto AS e_proto, port AS e_port, uniqMerge(peers) AS e_peers, uniqMerge(peer_ports) AS e_peer_ports, uniqExact(day) AS e_days
+    FROM listener_evidence
+    PREWHERE (address, proto, port) IN (SELECT s_address, s_proto, s_port FROM ${conv} UNION ALL SELECT c_address, s_proto, c_port FROM ${conv} WHERE c_port = m_port_max)
+    WHERE day >= toDate(${from}) AND day <= toDate(${lastDay}) AND toDateTime(day) >= ${from} AND toDateTime(day) < ${lit.dateTime(q.to)}
     GROUP BY address, proto, port`;
 }
 

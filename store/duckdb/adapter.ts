@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
+  BIGINT,
   BLOB,
   blobValue,
   DuckDBInstance,
@@ -140,6 +141,22 @@ const HOURLY = '(client IN (SELECT address FROM hourly) OR server IN (SELECT add
  * request values.
  */
 
+/**
+ * Listener evidence of the endpoints in `wanted` (address, proto, port) over the days starting in
+ * [first, end): distinct peers, peer ports and days over the whole window, as ClickHouse's merged
+ * uniq states give them (migrations/duckdb/0005 on why it is computed from flows on read).
+ */
+function windowEvidence(first: string, end: string, wanted: string): string {
+  const side = (address: string, port: string, peer: string, peerPort: string): string =>
+    `SELECT time_received, ${address} AS address, proto, ${port} AS port, ${peer} AS peer, ${peerPort} AS peer_port FROM flows
+     WHERE time_received >= ${first}::UBIGINT AND time_received < ${end}::UBIGINT AND proto IN (6, 17, 132)`;
+  return `
+    SELECT x.address, x.proto, x.port, count(DISTINCT x.peer)::UBIGINT AS peers, count(DISTINCT x.peer_port)::UBIGINT AS peer_ports, count(DISTINCT x.time_received // ${DAY}) AS days
+    FROM (${side('src_addr', 'src_port', 'dst_addr', 'dst_port')} UNION ALL ${side('dst_addr', 'dst_port', 'src_addr', 'src_port')}) x
+    SEMI JOIN ${wanted} n ON x.address = n.address AND x.proto = n.proto AND x.port = n.port
+    GROUP BY x.address, x.proto, x.port`;
+}
+
 function conversationsSql(q: CheckedConversationQuery): string {
   const day = `(hour - $1) // ${DAY}`;
   const words = Array.from({ length: q.dayWords }, (_, w) => `bit_or(CASE WHEN ${day} // 32 = ${w} THEN (1::UBIGINT << (${day} % 32)::INTEGER) ELSE 0::UBIGINT END)`);
@@ -163,11 +180,7 @@ function conversationsSql(q: CheckedConversationQuery): string {
       SELECT server AS address, proto, service_port AS port FROM conv
       UNION SELECT client, proto, m_port_min FROM conv WHERE m_port_min = m_port_max
     ),
-    evidence AS (
-      SELECT e.address, e.proto, e.port, sum(e.peers)::UBIGINT AS peers, sum(e.peer_ports)::UBIGINT AS peer_ports, count(*) AS days
-      FROM listener_evidence($3::UBIGINT, $4::UBIGINT) e SEMI JOIN endpoints n ON e.address = n.address AND e.proto = n.proto AND e.port = n.port
-      GROUP BY e.address, e.proto, e.port
-    )
+    evidence AS (${windowEvidence('$3', '$4', 'endpoints')})
     SELECT hex(c.client) AS o_client, hex(c.server) AS o_server, c.proto AS o_proto, c.service_port AS o_port, c.k_hourly AS o_hourly, c.k_hour AS o_hour,
            m_flows AS o_flows, m_bytes AS o_bytes, m_packets AS o_packets, m_rejected AS o_rejected, m_syn AS o_syn,
            m_port_min AS o_port_min, m_port_max AS o_port_max, m_first AS o_first, m_last AS o_last, m_days AS o_days, m_hod AS o_hod, m_dow AS o_dow,
@@ -507,32 +520,35 @@ class DuckDBStore implements Store {
     if (chunk.length > 0) yield chunk;
   }
 
-  async conversationsByClientPort(range: TimeRange, keys: readonly ConversationKey[]): Promise<ConversationRow[]> {
+  async conversationsByClientPort(range: TimeRange, keys: readonly ConversationKey[], options: { exactTime?: boolean } = {}): Promise<ConversationRow[]> {
     const checked = checkDrillQuery(range, keys);
     if (checked.length === 0 || range.from === range.to) return [];
+    const exactTime = options.exactTime === true;
     const dayWords = Math.ceil(Math.ceil((range.to - range.from) / DAY) / 32);
     const day = `(f.hour - $1) // ${DAY}`;
     const words = Array.from({ length: dayWords }, (_, w) => `CASE WHEN ${day} // 32 = ${w} THEN (1::UBIGINT << (${day} % 32)::INTEGER) ELSE 0::UBIGINT END`);
     const hourOfDay = Array.from({ length: 24 }, (_, h) => `CASE WHEN f.hour % ${DAY} // 3600 = ${h} THEN count(*) ELSE 0 END::UBIGINT`);
     const dayOfWeek = Array.from({ length: 7 }, (_, d) => `CASE WHEN (f.hour // ${DAY} + 3) % 7 = ${d} THEN count(*) ELSE 0 END::UBIGINT`);
-    // The rollup's orientation (migrations/duckdb/0004) applied to the raw flows of the asked conversations.
+    // The rollup's orientation (migrations/duckdb/0004) applied to the raw flows of the asked
+    // conversations (of one hour where the key names one: hour -1 is the whole window).
     const rows = await this.rows(
-      `WITH k AS (SELECT unnest($3::BLOB[]) AS client, unnest($4::BLOB[]) AS server, unnest($5::UTINYINT[]) AS proto, unnest($6::USMALLINT[]) AS port),
+      `WITH k AS (SELECT unnest($3::BLOB[]) AS client, unnest($4::BLOB[]) AS server, unnest($5::UTINYINT[]) AS proto, unnest($6::USMALLINT[]) AS port, unnest($7::BIGINT[]) AS hour),
        f AS (
          SELECT CASE WHEN server_side = 'src' THEN dst_addr ELSE src_addr END AS client,
                 CASE WHEN server_side = 'src' THEN src_addr ELSE dst_addr END AS server, proto,
                 CASE WHEN server_side = 'src' THEN src_port ELSE dst_port END AS service_port,
                 CASE WHEN server_side = 'src' THEN dst_port ELSE src_port END AS client_port,
-                time_received // 3600 * 3600 AS hour, bytes, packets, action, tcp_flags
+                time_received // 3600 * 3600 AS hour, ${exactTime ? 'time_received' : 'time_received // 3600 * 3600'} AS unit, bytes, packets, action, tcp_flags
          FROM flows WHERE time_received >= $1 AND time_received < $2
        )
        SELECT hex(f.client) AS o_client, hex(f.server) AS o_server, f.proto AS o_proto, f.service_port AS o_port, true AS o_hourly, f.hour AS o_hour,
+              ${exactTime ? 'f.unit AS o_time,' : ''}
               count(*)::UBIGINT AS o_flows, sum(f.bytes)::UBIGINT AS o_bytes, sum(f.packets)::UBIGINT AS o_packets,
               (count(*) FILTER (WHERE f.action = 'reject'))::UBIGINT AS o_rejected, (count(*) FILTER (WHERE f.proto = 6 AND (f.tcp_flags & 18) = 2))::UBIGINT AS o_syn,
               f.client_port AS o_port_min, f.client_port AS o_port_max, f.hour AS o_first, f.hour AS o_last,
               [${words.join(', ')}] AS o_days, [${hourOfDay.join(', ')}] AS o_hod, [${dayOfWeek.join(', ')}] AS o_dow
-       FROM f SEMI JOIN k ON f.client = k.client AND f.server = k.server AND f.proto = k.proto AND f.service_port = k.port
-       GROUP BY f.client, f.server, f.proto, f.service_port, f.client_port, f.hour`,
+       FROM f SEMI JOIN k ON f.client = k.client AND f.server = k.server AND f.proto = k.proto AND f.service_port = k.port AND (k.hour = -1 OR k.hour = f.hour)
+       GROUP BY f.client, f.server, f.proto, f.service_port, f.client_port, f.hour, f.unit`,
       [
         range.from,
         range.to,
@@ -540,8 +556,9 @@ class DuckDBStore implements Store {
         listValue(checked.map((k) => blobValue(k.server))),
         listValue(checked.map((k) => k.proto)),
         listValue(checked.map((k) => k.servicePort)),
+        listValue(checked.map((k) => BigInt(k.hour ?? -1))),
       ],
-      [UINTEGER, UINTEGER, LIST(BLOB), LIST(BLOB), LIST(UTINYINT), LIST(USMALLINT)],
+      [UINTEGER, UINTEGER, LIST(BLOB), LIST(BLOB), LIST(UTINYINT), LIST(USMALLINT), LIST(BIGINT)],
     );
     return rows.map((r) => conversationFromRow(r));
   }
@@ -553,10 +570,9 @@ class DuckDBStore implements Store {
     const first = Math.ceil(range.from / DAY) * DAY;
     const end = Math.ceil(range.to / DAY) * DAY;
     const rows = await this.rows(
-      `WITH w AS (SELECT unnest($3::BLOB[]) AS address, unnest($4::UTINYINT[]) AS proto, unnest($5::USMALLINT[]) AS port)
-       SELECT hex(e.address) AS c_address, e.proto AS c_proto, e.port AS c_port, sum(e.peers)::UBIGINT AS c_peers, sum(e.peer_ports)::UBIGINT AS c_peer_ports, count(*) AS c_days
-       FROM listener_evidence($1::UBIGINT, $2::UBIGINT) e SEMI JOIN w ON e.address = w.address AND e.proto = w.proto AND e.port = w.port
-       GROUP BY e.address, e.proto, e.port`,
+      `WITH w AS (SELECT unnest($3::BLOB[]) AS address, unnest($4::UTINYINT[]) AS proto, unnest($5::USMALLINT[]) AS port),
+       e AS (${windowEvidence('$1', '$2', 'w')})
+       SELECT hex(address) AS c_address, proto AS c_proto, port AS c_port, peers AS c_peers, peer_ports AS c_peer_ports, days AS c_days FROM e`,
       [first, end, listValue(checked.map((e) => blobValue(e.address))), listValue(checked.map((e) => e.proto)), listValue(checked.map((e) => e.port))],
       [UBIGINT, UBIGINT, LIST(BLOB), LIST(UTINYINT), LIST(USMALLINT)],
     );
