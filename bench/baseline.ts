@@ -139,11 +139,18 @@ try {
   for (const size of sizes) {
     const target = size * 1_000_000;
     const database = `bench_baseline_${workloads}_${size}m_flows`;
-    const store = await storeFor(url, database);
+    let store = await storeFor(url, database);
     await store.migrate();
     let loadSeconds = 0;
     let evidenceSeconds = 0;
     const loaded = await store.meta.get('bench', 'loaded');
+    if (loaded === undefined) {
+      // No marker: nothing loaded, or a load that was interrupted; start from an empty database.
+      await store.close();
+      await client.command({ query: toText(sql`DROP DATABASE IF EXISTS ${identifier(database)}`) });
+      store = await storeFor(url, database);
+      await store.migrate();
+    }
     let flows = typeof loaded?.value === 'object' && loaded.value !== null && !Array.isArray(loaded.value) ? Number((loaded.value as Record<string, unknown>).flows) : 0;
     if (!(flows > 0)) {
       // Most of the estate's flows are its infrastructure's (DNS, NTP, directory, monitoring

@@ -14,6 +14,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { baselineId, getGraph, runBaseline, type BaselineSettings, type SerializedBaselineGraph } from '../analyzer/baseline/index.js';
+import type { FlowRecord } from '../core/flow.js';
+import { formatAddress } from '../core/ip.js';
 import { silentLogger } from '../core/logger.js';
 import { buildEstate, type SimulatedEstate } from '../simulator/index.js';
 import { createClickHouseStore } from '../store/clickhouse/adapter.js';
@@ -75,11 +77,14 @@ async function loaded(scenario: string, kind: 'duckdb' | 'clickhouse'): Promise<
   }
   await store.migrate();
   const oracle = new Oracle(new EstateGroups(estate, ['app', 'env']));
+  // The app,env,role oracle is only compared on the Kubernetes part: it needs only the records of pod addresses.
   const roleOracle = new Oracle(new EstateGroups(estate, ['app', 'env', 'role']));
+  const pods = new Set(estate.workloads.filter((w) => w.kubernetes !== undefined).flatMap((w) => w.addresses.map((a) => a.address)));
+  const touchesPod = (r: FlowRecord): boolean => pods.has(formatAddress(r.src_addr)) || pods.has(formatAddress(r.dst_addr));
   await loadEstate(store, estate, {
     onRecords: (records) => {
       oracle.add(records);
-      roleOracle.add(records);
+      roleOracle.add(records.filter(touchesPod));
     },
   });
   return {
