@@ -236,10 +236,10 @@ describe('flowmap in service mode (ClickHouse + BullMQ)', { skip: serviceSkip },
     assert.match(early.output, /FLOWMAP_MIGRATION_PENDING: .*run `flowmap migrate` first/);
     const first = await run(['migrate'], env);
     assert.equal(first.code, 0, first.output);
-    assert.match(first.output, /ClickHouse 18\.\d+.*database flowmap_cli: applied 6 migration\(s\): 0001_flows\.sql, 0002_meta\.sql, 0003_interface_counters\.sql, 0004_flows_1h\.sql, 0005_listener_evidence\.sql, 0006_exporters\.sql/);
+    assert.match(first.output, /ClickHouse 18\.\d+.*database flowmap_cli: applied 8 migration\(s\): 0001_flows\.sql, 0002_meta\.sql, 0003_interface_counters\.sql, 0004_flows_1h\.sql, 0005_listener_evidence\.sql, 0006_exporters\.sql, 0007_flows_1h_ports\.sql, 0008_baseline_hosts\.sql/);
     const second = await run(['migrate'], env);
     assert.equal(second.code, 0, second.output);
-    assert.match(second.output, /nothing to apply; all 6 migrations already applied/);
+    assert.match(second.output, /nothing to apply; all 8 migrations already applied/);
     const json = await run(['migrate', '--json'], env);
     assert.deepEqual((JSON.parse(json.output) as { applied: unknown[] }).applied, []);
   });
