@@ -60,14 +60,21 @@ export function startDemo(running: Running, config: Config, logger: Logger): Dem
     writeFileSync(marker, `${JSON.stringify({ scenario: estate.scenario, window: estate.window, flows: sent.flows, at: new Date().toISOString() })}\n`);
     log.info({ flows: sent.flows, datagrams: sent.datagrams }, 'demo: every flow of the small scenario sent');
 
-    // The last batches leave the collector within its flush interval; then the demo window gets a
-    // baseline, like the weekly schedule would give it.
-    await new Promise((resolve) => setTimeout(resolve, config.collector.flushIntervalMs + 2000));
+    // Once the collector has stored what was sent (its counter on /metrics; a loaded machine may
+    // take a while), the demo window gets a baseline, like the weekly schedule would give it.
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const text = await fetch(`${base}/metrics`, { signal: abort.signal }).then((r) => r.text(), () => '');
+      const stored = Number(/^flowmap_collector_flows_stored_total (\d+)/m.exec(text)?.[1] ?? 0);
+      if (stored >= sent.flows || Date.now() > deadline || abort.signal.aborted) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
     if (abort.signal.aborted) return;
     const days = Math.round((estate.window.to - estate.window.from) / 86_400);
     const response = await fetch(`${base}/api/v1/baselines`, {
       method: 'POST',
-      body: JSON.stringify({ end: new Date(estate.window.to * 1000).toISOString(), days }),
+      // The collector stamps flows with the time they arrived, so the window ends after now.
+      body: JSON.stringify({ end: new Date(Math.ceil(Date.now() / 3_600_000) * 3_600_000).toISOString(), days }),
       headers: { 'content-type': 'application/json', 'x-flowmap-client': 'demo' },
       signal: abort.signal,
     });
