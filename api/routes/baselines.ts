@@ -3,7 +3,6 @@
 // compare two baselines (drift).
 import type { FastifyPluginAsync } from 'fastify';
 import { FlowmapError } from '../../core/errors.js';
-import { parseIsoTime } from '../../inventory/index.js';
 import type { JobRunner } from '../../analyzer/jobs/index.js';
 import {
   baselineStatus,
@@ -18,6 +17,7 @@ import {
   type GraphFormat,
 } from '../../analyzer/baseline/index.js';
 import type { Store } from '../../store/port.js';
+import { parseTimeParam } from './inventory.js';
 
 const MAX_PAGE = 1000;
 const HOSTS_MAX = 100_000;
@@ -71,15 +71,6 @@ const withWindow = <T extends { params: { from: number; to: number } }>(record: 
   window: { from: new Date(record.params.from * 1000).toISOString(), to: new Date(record.params.to * 1000).toISOString(), days: (record.params.to - record.params.from) / 86_400 },
 });
 
-/** ISO-8601 or Unix seconds. */
-function timeParam(text: string, name: string): number {
-  const seconds = /^\d+$/.test(text) ? Number(text) : parseIsoTime(text);
-  if (seconds === undefined || !(seconds >= 0 && seconds < 2 ** 32)) {
-    throw new FlowmapError('FLOWMAP_BAD_TIME', `${name} '${text.slice(0, 64)}' is not an ISO-8601 time (2026-11-02T00:00:00Z) or Unix seconds`, { status: 400 });
-  }
-  return seconds;
-}
-
 function groupByParam(value: string | string[] | undefined): string[] | undefined {
   if (value === undefined) return undefined;
   const keys = (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(',')).map((k) => k.trim()).filter((k) => k !== '');
@@ -122,7 +113,7 @@ export function baselineRoutes(store: Store, jobs: JobRunner, settings: Baseline
         const groupBy = groupByParam(body.groupBy);
         const { record, created } = await requestBaseline(jobs, store, settings, {
           ...(body.days === undefined ? {} : { days: body.days }),
-          ...(body.end === undefined ? {} : { end: timeParam(body.end, 'end') }),
+          ...(body.end === undefined ? {} : { end: Math.floor(parseTimeParam(body.end, 'end')) }),
           ...(groupBy === undefined ? {} : { groupBy }),
           ...(body.force === undefined ? {} : { force: body.force }),
           trigger: clientTrigger(request.headers['x-flowmap-client']),
