@@ -21,10 +21,16 @@ const WATERMARK = ['analyzer', 'listener-evidence-until'] as const;
 /** Hours before the watermark recorded again on every run, for flows that arrived late. */
 export const RECORD_AGAIN_HOURS = 3;
 
+/** Whole days back from today that each run keeps the daily rollup current for (a default baseline spans 28). */
+export const COMPACT_DAYS = 35;
+const DAY = 86_400;
+
 export interface EvidenceResult {
   /** Hours recorded, as ISO times of their start. */
   hours: string[];
   until: string;
+  /** Days rolled into the daily rollup (Store.compactDays), as ISO times of their start. */
+  days: string[];
 }
 
 /** Records every whole hour after the watermark and before the current hour; advances the watermark hour by hour. */
@@ -39,13 +45,17 @@ export async function recordEvidence(store: Store, now = Date.now(), signal?: Ab
     await store.meta.put(...WATERMARK, hour + HOUR);
     hours.push(new Date(hour * 1000).toISOString());
   }
-  return { hours, until: new Date(hour * 1000).toISOString() };
+  // The same job keeps the daily rollup current for the days that have ended (one read of the
+  // days' totals when nothing changed), so a baseline finds them rolled.
+  const today = Math.floor(current / DAY) * DAY;
+  const days = signal?.aborted === true ? [] : await store.compactDays({ from: today - COMPACT_DAYS * DAY, to: today });
+  return { hours, until: new Date(hour * 1000).toISOString(), days: days.map((d) => new Date(d * 1000).toISOString()) };
 }
 
 export async function registerEvidence(jobs: JobRunner, store: Store, logger: Logger): Promise<void> {
   jobs.register<Record<string, never>, EvidenceResult>(EVIDENCE_JOB, async (job) => {
     const result = await recordEvidence(store, Date.now(), job.signal);
-    job.log.info({ recorded: result.hours.length, until: result.until }, 'listener evidence recorded');
+    job.log.info({ recorded: result.hours.length, until: result.until, daysRolled: result.days.length }, 'listener evidence recorded');
     return result;
   });
   await jobs.schedule(EVIDENCE_JOB, EVIDENCE_CRON, EVIDENCE_JOB, {}, { attempts: 3, backoff: { type: 'exponential', delayMs: 60_000 } });

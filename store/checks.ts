@@ -13,9 +13,10 @@ import {
   MAX_CONVERSATION_DAYS,
   MAX_EVIDENCE_LIMIT,
   MAX_HOSTS_LIMIT,
-  MAX_HOURLY_ADDRESSES,
+  MAX_HOURLY_ADDRESSES, MAX_SPLIT_POINTS,
   MAX_READ_LIMIT,
   ROLLUP_KEYS,
+  type AddressHour,
   type AggregateKey,
   type BaselineHostRow,
   type ConversationQuery,
@@ -27,6 +28,7 @@ import {
   type TimeRange,
   type ConversationKey,
   type Endpoint,
+  MAX_ADDRESS_HOURS,
   MAX_DRILL_CONVERSATIONS,
   MAX_EVIDENCE_ENDPOINTS,
 } from './port.js';
@@ -201,6 +203,8 @@ export interface CheckedConversationQuery {
   to: number;
   /** 16-byte addresses, distinct, in the order first given. */
   hourly: Address[];
+  /** Segments of the split addresses (ConversationQuery.splits), [from, to) each, covering the window; none for an address also hourly. */
+  segments: { address: Address; from: number; to: number }[];
   /** 24-hour steps from `from` that the window touches: ceil((to - from) / 86400). */
   windowDays: number;
   /** 32-bit words of the `days` bitmask: ceil(windowDays / 32). */
@@ -241,8 +245,39 @@ export function checkConversationQuery(query: ConversationQuery): CheckedConvers
     seen.add(key);
     hourly.push(address);
   }
+  const splits: unknown = query.splits ?? [];
+  if (!Array.isArray(splits) || splits.length > MAX_HOURLY_ADDRESSES) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `splits must be a list of at most ${MAX_HOURLY_ADDRESSES} addresses`, { status: 400, details: { count: Array.isArray(splits) ? splits.length : undefined } });
+  }
+  const segments: CheckedConversationQuery['segments'] = [];
+  const split = new Set<string>();
+  let points = 0;
+  for (const entry of splits as unknown[]) {
+    const { address: text, starts } = (typeof entry === 'object' && entry !== null ? entry : {}) as { address?: unknown; starts?: unknown };
+    const address = typeof text === 'string' ? tryParseAddress(text) : undefined;
+    if (address === undefined) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `split address ${JSON.stringify(text)} is not an IPv4 or IPv6 address`, { status: 400, details: { value: text } });
+    if (!Array.isArray(starts)) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `the splits of ${String(text)} must be a list of hour starts`, { status: 400, details: { address: text } });
+    points += starts.length;
+    if (points > MAX_SPLIT_POINTS) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `at most ${MAX_SPLIT_POINTS} split points in all`, { status: 400, details: { points } });
+    let previous = range.from;
+    for (const start of starts as unknown[]) {
+      if (typeof start !== 'number' || !Number.isInteger(start) || start % 3600 !== 0 || start <= previous || start >= range.to) {
+        throw new FlowmapError('FLOWMAP_BAD_REQUEST', `the splits of ${String(text)} must be increasing hour starts strictly inside [${range.from}, ${range.to}) (got ${JSON.stringify(start)})`, {
+          status: 400,
+          details: { address: text, start },
+        });
+      }
+      previous = start;
+    }
+    const key = Buffer.from(address).toString('hex');
+    if (split.has(key)) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `split address ${String(text)} is given twice`, { status: 400, details: { address: text } });
+    split.add(key);
+    if (seen.has(key)) continue;
+    const bounds = [range.from, ...(starts as number[]), range.to];
+    for (let i = 0; i + 1 < bounds.length; i++) segments.push({ address, from: bounds[i] as number, to: bounds[i + 1] as number });
+  }
   const windowDays = Math.ceil((range.to - range.from) / 86_400);
-  return { from: range.from, to: range.to, hourly, windowDays, dayWords: Math.ceil(windowDays / 32) };
+  return { from: range.from, to: range.to, hourly, segments, windowDays, dayWords: Math.ceil(windowDays / 32) };
 }
 
 /** Longest baseline id, edge key and rule name kept. */
@@ -324,6 +359,15 @@ function uintField(value: unknown, max: number, what: string): number {
     throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${what} ${JSON.stringify(value)} must be a whole number from 0 to ${max}`, { status: 400, details: { value } });
   }
   return value as number;
+}
+
+export function checkAddressHours(range: TimeRange, pairs: readonly AddressHour[]): { address: Address; hour: number }[] {
+  checkWholeHours(range, 'address-hour read');
+  if (!Array.isArray(pairs) || pairs.length > MAX_ADDRESS_HOURS) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `an address-hour read takes at most ${MAX_ADDRESS_HOURS} pairs`, { status: 400, details: { count: Array.isArray(pairs) ? pairs.length : undefined } });
+  }
+  const list: readonly AddressHour[] = pairs;
+  return list.map((p) => ({ address: addressField(p.address, 'address'), hour: hourField(p.hour, range) }));
 }
 
 function hourField(value: unknown, range: TimeRange): number {

@@ -79,6 +79,7 @@ const MIGRATIONS = [
   '0006_exporters.sql',
   '0007_flows_1h_ports.sql',
   '0008_baseline_hosts.sql',
+  '0009_flows_1d.sql',
 ];
 const HOUR = 3600;
 const DAY = 86_400;
@@ -715,6 +716,37 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
         assert.deepEqual(await collect(store.conversations({ range: window, hourlyAddresses: [] })), [web, reply, dns, icmp, ssh]);
       });
 
+      it('splits rows of split addresses at their segment starts, taking the later start of the two ends', async () => {
+        const parts = (rows: ConversationRow[], client: string) =>
+          rows
+            .filter((r) => r.client === client)
+            .map((r) => [r.server, r.servicePort, r.hour, r.flows, r.firstHour, r.lastHour, r.days])
+            .sort((a, b) => Number(a[1]) - Number(b[1]) || Number(a[2]) - Number(b[2]));
+        // 10.8.1.1 → 10.8.0.1:443 has rollup rows on Monday 09:00 (3 flows) and Wednesday 17:00 (1), and :8443 on Tuesday 00:00.
+        const split = await collect(store.conversations({ range: window, splits: [{ address: '10.8.1.1', starts: [W0 + DAY] }] }));
+        assert.deepEqual(parts(split, '10.8.1.1'), [
+          ['10.8.0.1', 443, W0, 3, W0 + 9 * HOUR, W0 + 9 * HOUR, [0b001]],
+          ['10.8.0.1', 443, W0 + DAY, 1, W0 + 2 * DAY + 17 * HOUR, W0 + 2 * DAY + 17 * HOUR, [0b100]],
+          ['10.8.0.2', 8443, W0 + DAY, 1, W0 + DAY, W0 + DAY, [0b010]],
+        ]);
+        const totals = split.reduce((sum, row) => ({ flows: sum.flows + row.flows, bytes: sum.bytes + row.bytes, packets: sum.packets + row.packets }), { flows: 0, bytes: 0, packets: 0 });
+        assert.deepEqual(totals, await store.rollupTotals(window));
+        // Rows of other addresses are untouched; the profile of a part is that of its rollup rows.
+        assert.deepEqual(split.filter((r) => r.client !== '10.8.1.1'), (await collect(store.conversations({ range: window }))).filter((r) => r.client !== '10.8.1.1'));
+        const monday = split.find((r) => r.client === '10.8.1.1' && r.hour === W0 && r.servicePort === 443);
+        assert.equal(monday?.hourOfDay[9], 3);
+        assert.equal(monday?.dayOfWeek[0], 3);
+        // Both ends split: the part starts at the later of the two segment starts.
+        const both = await collect(store.conversations({ range: window, splits: [{ address: '10.8.1.1', starts: [W0 + DAY] }, { address: '10.8.0.1', starts: [W0 + 2 * DAY + 12 * HOUR] }] }));
+        assert.deepEqual(parts(both, '10.8.1.1').map((p) => p.slice(1, 4)), [[443, W0, 3], [443, W0 + 2 * DAY + 12 * HOUR, 1], [8443, W0 + DAY, 1]]);
+        // An hourly end splits every hour, whatever the other end's segments.
+        const hourly = await collect(store.conversations({ range: window, hourlyAddresses: ['10.8.1.1'], splits: [{ address: '10.8.0.1', starts: [W0 + 2 * DAY] }] }));
+        assert.deepEqual(parts(hourly, '10.8.1.1').map((p) => p.slice(1, 4)), [[443, W0 + 9 * HOUR, 3], [443, W0 + 2 * DAY + 17 * HOUR, 1], [8443, W0 + DAY, 1]]);
+        // No split points: one segment, the window.
+        const whole = await collect(store.conversations({ range: window, splits: [{ address: '10.8.1.1', starts: [] }] }));
+        assert.deepEqual(parts(whole, '10.8.1.1').map((p) => p.slice(1, 4)), [[443, W0, 4], [8443, W0, 1]]);
+      });
+
       it('drills conversations down to the raw flows by client port and hour, or by the second', async () => {
         const key = { client: '10.8.1.1', server: '10.8.0.1', proto: 6, servicePort: 443 };
         const byPort = (rows: ConversationRow[]) => rows.sort((a, b) => a.clientPortMin - b.clientPortMin || (a.time ?? 0) - (b.time ?? 0));
@@ -741,6 +773,22 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
         assert.deepEqual(await store.conversationsByClientPort(window, [{ ...key, servicePort: 444 }]), []);
         await assert.rejects(store.conversationsByClientPort(window, [{ ...key, hour: W0 + 9 * HOUR + 1 }]), { code: 'FLOWMAP_BAD_REQUEST' });
         await assert.rejects(store.conversationsByClientPort(window, [{ ...key, client: '10.8.1.999' }]), { code: 'FLOWMAP_BAD_REQUEST' });
+      });
+
+      it('reads every flow of given address-hours by the second, once when both of its ends are listed', async () => {
+        const monday = W0 + 9 * HOUR;
+        const sorted = (rows: ConversationRow[]) =>
+          [...rows].sort((a, b) => (a.client < b.client ? -1 : a.client > b.client ? 1 : 0) || a.servicePort - b.servicePort || a.clientPortMin - b.clientPortMin || (a.time ?? 0) - (b.time ?? 0));
+        const web = sorted(await store.conversationsByClientPort(window, [{ client: '10.8.1.1', server: '10.8.0.1', proto: 6, servicePort: 443, hour: monday }], { exactTime: true }));
+        assert.equal(web.length, 3);
+        assert.deepEqual(sorted(await store.conversationsOfAddressHours(window, [{ address: '10.8.1.1', hour: monday }])), web);
+        assert.deepEqual(sorted(await store.conversationsOfAddressHours(window, [{ address: '10.8.0.1', hour: monday }, { address: '::ffff:10.8.1.1', hour: monday }])), web);
+        // The server end of Tuesday's reply, and an hour without flows.
+        const reply = await store.conversationsOfAddressHours(window, [{ address: '10.8.0.2', hour: W0 + DAY }, { address: '10.8.1.1', hour: W0 + 5 * HOUR }]);
+        assert.deepEqual(reply.map((p) => [p.client, p.server, p.servicePort, p.clientPortMin, p.hour, p.flows, p.bytes, p.serverEvidence.peerPorts]), [['10.8.1.1', '10.8.0.2', 8443, 40000, W0 + DAY, 1, 500, 0]]);
+        assert.deepEqual(await store.conversationsOfAddressHours(window, []), []);
+        await assert.rejects(store.conversationsOfAddressHours(window, [{ address: '10.8.1.1', hour: monday + 1 }]), { code: 'FLOWMAP_BAD_REQUEST' });
+        await assert.rejects(store.conversationsOfAddressHours(window, [{ address: '10.8.1.300', hour: monday }]), { code: 'FLOWMAP_BAD_REQUEST' });
       });
 
       it('answers the listener evidence of given endpoints over the window, zeros where there is none', async () => {
@@ -839,9 +887,44 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
           { range: window, hourlyAddresses: ['10.0.0.0/8'] },
           { range: window, hourlyAddresses: [42 as unknown as string] },
           { range: window, hourlyAddresses: Array.from({ length: MAX_HOURLY_ADDRESSES + 1 }, () => '10.0.0.1') },
+          { range: window, splits: [{ address: '10.0.0.256', starts: [W0 + DAY] }] },
+          { range: window, splits: [{ address: '10.8.1.1', starts: [W0 + DAY + 1] }] },
+          { range: window, splits: [{ address: '10.8.1.1', starts: [W0] }] },
+          { range: window, splits: [{ address: '10.8.1.1', starts: [W0 + 3 * DAY] }] },
+          { range: window, splits: [{ address: '10.8.1.1', starts: [W0 + 2 * DAY, W0 + DAY] }] },
+          { range: window, splits: [{ address: '10.8.1.1', starts: [W0 + DAY] }, { address: '::ffff:10.8.1.1', starts: [W0 + 2 * DAY] }] },
+          { range: window, splits: [{ address: '10.8.1.1', starts: 'x' as unknown as number[] }] },
         ];
         for (const query of queries) assert.throws(() => store.conversations(query), bad, JSON.stringify(query).slice(0, 100));
         assert.doesNotThrow(() => store.conversations({ range: { from: W0, to: W0 + 366 * DAY } }));
+      });
+
+      it('answers alike once whole days are compacted into the daily rollup, and reads a day changed since from the hourly one', async () => {
+        const queries: ConversationQuery[] = [
+          { range: window },
+          { range: { from: W0 + 9 * HOUR, to: W0 + 2 * DAY + 9 * HOUR } },
+          { range: { from: W0 + 23 * HOUR, to: W0 + 2 * DAY + 18 * HOUR } },
+          { range: window, hourlyAddresses: ['10.8.2.2'] },
+          { range: window, splits: [{ address: '10.8.1.1', starts: [W0 + DAY] }] },
+          { range: { from: W0 - DAY, to: W0 + 4 * DAY }, hourlyAddresses: ['10.8.4.2'], splits: [{ address: '10.8.0.1', starts: [W0 + 2 * DAY + 12 * HOUR] }] },
+        ];
+        const answers = async (): Promise<ConversationRow[][]> => Promise.all(queries.map((q) => collect(store.conversations(q))));
+        const before = await answers();
+        const wide = { from: W0 - DAY, to: W0 + 4 * DAY };
+        const rolled = await store.compactDays(wide);
+        // ClickHouse keeps a daily rollup (migration 0009); DuckDB reads the hourly one and rolls nothing.
+        assert.deepEqual(rolled, store.kind === 'clickhouse' ? [W0 - DAY, W0, W0 + DAY, W0 + 2 * DAY, W0 + 3 * DAY] : []);
+        assert.deepEqual(await store.compactDays(wide), [], 'nothing changed: nothing rolled again');
+        assert.deepEqual(await answers(), before);
+
+        // A flow that lands in a compacted day: the day is read from the hourly rollup until rolled again.
+        const late = record({ time_received: W0 + DAY + 5 * HOUR, src_addr: A('10.8.9.1'), dst_addr: A('10.8.9.2'), src_port: 41000, dst_port: 80, proto: 6, bytes: 7, packets: 1, server_side: 'dst' });
+        await store.insertFlows(flowBatchOf([late]));
+        const stale = await collect(store.conversations({ range: window }));
+        assert.deepEqual(stale.filter((r) => r.server === '10.8.9.2').map((r) => [r.flows, r.bytes, r.firstHour, r.days]), [[1, 7, W0 + DAY + 5 * HOUR, [0b010]]]);
+        assert.deepEqual(stale.filter((r) => r.server !== '10.8.9.2'), before[0]);
+        assert.deepEqual(await store.compactDays(window), store.kind === 'clickhouse' ? [W0 + DAY] : []);
+        assert.deepEqual(await collect(store.conversations({ range: window })), stale);
       });
     });
 

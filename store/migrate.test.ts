@@ -24,7 +24,7 @@ describe('migration files', () => {
   it('reads the shipped migrations in order', () => {
     for (const dialect of ['clickhouse', 'duckdb']) {
       const files = readMigrations(join(MIGRATIONS_ROOT, dialect));
-      assert.deepEqual(files.map((f) => f.version), [1, 2, 3, 4, 5, 6, 7, 8], dialect);
+      assert.deepEqual(files.map((f) => f.version), [1, 2, 3, 4, 5, 6, 7, 8, 9], dialect);
       for (const f of files) assert.match(f.checksum, /^[0-9a-f]{64}$/);
     }
   });

@@ -93,6 +93,24 @@ export interface ConversationQuery {
    * MAX_HOURLY_ADDRESSES.
    */
   readonly hourlyAddresses?: readonly string[];
+  /**
+   * Rows with an end among these addresses are split at the given instants (hour starts strictly
+   * inside the range): an address's segments are [range.from, starts[0]), [starts[0], starts[1]),
+   * … [last, range.to). A row then covers one segment of each of its ends, and its `hour` is where
+   * that part begins — the later of its two ends' segment starts (an hourly address's segment is
+   * its hour; an address in neither list has one segment, the window). For addresses whose owner
+   * changes a few times in the window: rows split where the owner changes, not every hour. An
+   * address in both lists is split every hour. At most MAX_HOURLY_ADDRESSES addresses and
+   * MAX_SPLIT_POINTS starts in all.
+   */
+  readonly splits?: readonly ConversationSplit[];
+}
+
+/** Where one address's rows are split (ConversationQuery.splits). */
+export interface ConversationSplit {
+  readonly address: string;
+  /** Unix seconds, multiples of 3600, strictly between range.from and range.to. */
+  readonly starts: readonly number[];
 }
 
 /**
@@ -112,7 +130,7 @@ export interface ConversationRow {
   server: string;
   proto: number;
   servicePort: number;
-  /** Set only on rows split by hour (see `hourlyAddresses`): the Unix second the hour starts at. */
+  /** Set only on rows split by hour or by segment (see `hourlyAddresses`, `splits`): the Unix second the hour or segment starts at. */
   hour?: number;
   /** Set only on drill-down rows by the second (`conversationsByClientPort` with exactTime): that second. */
   time?: number;
@@ -146,6 +164,13 @@ export interface ConversationKey {
   servicePort: number;
   /** Only the flows of the hour starting at this Unix second (drill-down of one hourly row). */
   hour?: number;
+}
+
+/** One hour of one address (Store.conversationsOfAddressHours). */
+export interface AddressHour {
+  address: string;
+  /** The Unix second the hour starts at. */
+  hour: number;
 }
 
 /** An address:port (`proto` its transport) whose listener evidence is asked for. */
@@ -258,6 +283,14 @@ export interface Store {
    * over the same range when both ends are whole hours.
    */
   rollupTotals(range: TimeRange): Promise<FlowTotals>;
+  /**
+   * Brings the daily rollup up to date for the whole UTC days in [from, to): each day whose daily
+   * totals differ from the hourly rollup's (not rolled yet, or flows arrived after it was) is
+   * rolled again from the hourly rollup. Returns the day starts rolled. A store without a daily
+   * rollup (DuckDB reads the hourly one) rolls nothing. Readers never depend on it: a day that
+   * is not up to date is read from the hourly rollup.
+   */
+  compactDays(range: TimeRange): Promise<number[]>;
   /** `aggregateFlows` over the hourly rollup: cheaper, but only by its keys and whole hours. */
   aggregateRollup(query: RollupAggregateQuery): Promise<RollupAggregateRow[]>;
   /**
@@ -299,6 +332,14 @@ export interface Store {
    * says whose it was. At most MAX_DRILL_CONVERSATIONS keys; the range must be whole hours.
    */
   conversationsByClientPort(range: TimeRange, keys: readonly ConversationKey[], options?: { exactTime?: boolean }): Promise<ConversationRow[]>;
+  /**
+   * Every flow of the range received in one of these hours with its address on either end, as
+   * rows by client port and by the second (as `conversationsByClientPort` with exactTime gives
+   * them; zero evidence): the hours in which an address changed owner, read whole rather than
+   * conversation by conversation, so that the read need not wait for the conversations. A flow
+   * with both ends listed for its hour comes once. At most MAX_ADDRESS_HOURS pairs.
+   */
+  conversationsOfAddressHours(range: TimeRange, pairs: readonly AddressHour[]): Promise<ConversationRow[]>;
   /** Listener evidence of these endpoints over the window's days (as `conversations` attaches it); endpoints without any come back with zeros. At most MAX_EVIDENCE_ENDPOINTS. */
   endpointEvidence(range: TimeRange, endpoints: readonly Endpoint[]): Promise<(Endpoint & EndpointEvidence)[]>;
   /** Stores a baseline's host pairs (append; call once per chunk). */
@@ -331,7 +372,9 @@ export const DEFAULT_EVIDENCE_LIMIT = 1000;
 export const MAX_EVIDENCE_LIMIT = 100_000;
 export const MAX_CONVERSATION_DAYS = 366;
 export const MAX_HOURLY_ADDRESSES = 100_000;
-export const MAX_DRILL_CONVERSATIONS = 2000;
-export const MAX_EVIDENCE_ENDPOINTS = 4000;
+export const MAX_SPLIT_POINTS = 1_000_000;
+export const MAX_DRILL_CONVERSATIONS = 100_000;
+export const MAX_EVIDENCE_ENDPOINTS = 200_000;
+export const MAX_ADDRESS_HOURS = 200_000;
 export const DEFAULT_HOSTS_LIMIT = 1000;
 export const MAX_HOSTS_LIMIT = 100_000;

@@ -239,7 +239,7 @@ describe('flowmap in service mode (ClickHouse + BullMQ)', { skip: serviceSkip },
     assert.match(first.output, /ClickHouse 18\.\d+.*database flowmap_cli: applied 8 migration\(s\): 0001_flows\.sql, 0002_meta\.sql, 0003_interface_counters\.sql, 0004_flows_1h\.sql, 0005_listener_evidence\.sql, 0006_exporters\.sql, 0007_flows_1h_ports\.sql, 0008_baseline_hosts\.sql/);
     const second = await run(['migrate'], env);
     assert.equal(second.code, 0, second.output);
-    assert.match(second.output, /nothing to apply; all 8 migrations already applied/);
+    assert.match(second.output, /nothing to apply; all 9 migrations already applied/);
     const json = await run(['migrate', '--json'], env);
     assert.deepEqual((JSON.parse(json.output) as { applied: unknown[] }).applied, []);
   });

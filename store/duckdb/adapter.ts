@@ -30,6 +30,7 @@ import { MIGRATIONS_ROOT, pendingMigrations, readMigrations, runMigrations, type
 import type {
   AppliedMigration,
   BaselineHostRow,
+  AddressHour,
   ConversationKey,
   ConversationQuery,
   ConversationRow,
@@ -57,6 +58,7 @@ import {
   checkBaselineHostsQuery,
   checkBaselineName,
   checkConversationQuery,
+  checkAddressHours,
   checkDrillQuery,
   checkEndpoints,
   checkCutoff,
@@ -129,6 +131,10 @@ const ROLLUP_STAGED = `
   GROUP BY ALL`;
 
 const HOURLY = '(client IN (SELECT address FROM hourly) OR server IN (SELECT address FROM hourly))';
+const SPLIT = '(client IN (SELECT address FROM splits) OR server IN (SELECT address FROM splits))';
+/** Where one end's part of a row starts: its hour (hourly address), its segment's start (split address), else 0. */
+const endStart = (end: 'client' | 'server'): string =>
+  `CASE WHEN ${end} IN (SELECT address FROM hourly) THEN hour ELSE coalesce((SELECT s.s_from FROM splits s WHERE s.address = ${end} AND s.s_from <= hour AND hour < s.s_to), 0) END`;
 
 /**
  * The query behind `conversations` ($1 = from, $2 = to, $3/$4 = the listener_evidence bounds,
@@ -166,9 +172,10 @@ function conversationsSql(q: CheckedConversationQuery): string {
   const dayOfWeek = Array.from({ length: 7 }, (_, d) => sum(`(hour // ${DAY} + 3) % 7 = ${d}`));
   return `
     WITH hourly AS (SELECT unnest($5::BLOB[]) AS address),
+    splits AS (SELECT unnest($6::BLOB[]) AS address, unnest($7::UINTEGER[]) AS s_from, unnest($8::UINTEGER[]) AS s_to),
     conv AS MATERIALIZED (
       SELECT client, server, proto, service_port,
-             ${HOURLY} AS k_hourly, CASE WHEN ${HOURLY} THEN hour ELSE 0 END AS k_hour,
+             (${HOURLY} OR ${SPLIT}) AS k_hourly, CASE WHEN ${HOURLY} OR ${SPLIT} THEN greatest(${endStart('client')}, ${endStart('server')}) ELSE 0 END AS k_hour,
              sum(flows)::UBIGINT AS m_flows, sum(bytes)::UBIGINT AS m_bytes, sum(packets)::UBIGINT AS m_packets,
              ${sum("action = 'reject'")} AS m_rejected, sum(syn_flows)::UBIGINT AS m_syn,
              min(client_port_min) AS m_port_min, max(client_port_max) AS m_port_max, min(hour) AS m_first, max(hour) AS m_last,
@@ -189,6 +196,36 @@ function conversationsSql(q: CheckedConversationQuery): string {
     FROM conv c
     LEFT JOIN evidence s ON s.address = c.server AND s.proto = c.proto AND s.port = c.service_port
     LEFT JOIN evidence e ON e.address = c.client AND e.proto = c.proto AND e.port = c.m_port_min`;
+}
+
+/**
+ * Raw flows of [$1, $2) with the rollup's orientation (migrations/duckdb/0004), those the `join`
+ * keeps (a SEMI JOIN with the CTE `keys` declares), by client port and hour, or with exactTime by
+ * the second: the drill-downs' rows.
+ */
+function rawPartsSql(range: TimeRange, exactTime: boolean, keys: string, join: string): string {
+  const dayWords = Math.ceil(Math.ceil((range.to - range.from) / DAY) / 32);
+  const day = `(f.hour - $1) // ${DAY}`;
+  const words = Array.from({ length: dayWords }, (_, w) => `CASE WHEN ${day} // 32 = ${w} THEN (1::UBIGINT << (${day} % 32)::INTEGER) ELSE 0::UBIGINT END`);
+  const hourOfDay = Array.from({ length: 24 }, (_, h) => `CASE WHEN f.hour % ${DAY} // 3600 = ${h} THEN count(*) ELSE 0 END::UBIGINT`);
+  const dayOfWeek = Array.from({ length: 7 }, (_, d) => `CASE WHEN (f.hour // ${DAY} + 3) % 7 = ${d} THEN count(*) ELSE 0 END::UBIGINT`);
+  return `${keys}
+       f AS (
+         SELECT CASE WHEN server_side = 'src' THEN dst_addr ELSE src_addr END AS client,
+                CASE WHEN server_side = 'src' THEN src_addr ELSE dst_addr END AS server, proto,
+                CASE WHEN server_side = 'src' THEN src_port ELSE dst_port END AS service_port,
+                CASE WHEN server_side = 'src' THEN dst_port ELSE src_port END AS client_port,
+                time_received // 3600 * 3600 AS hour, ${exactTime ? 'time_received' : 'time_received // 3600 * 3600'} AS unit, bytes, packets, action, tcp_flags
+         FROM flows WHERE time_received >= $1 AND time_received < $2
+       )
+       SELECT hex(f.client) AS o_client, hex(f.server) AS o_server, f.proto AS o_proto, f.service_port AS o_port, true AS o_hourly, f.hour AS o_hour,
+              ${exactTime ? 'f.unit AS o_time,' : ''}
+              count(*)::UBIGINT AS o_flows, sum(f.bytes)::UBIGINT AS o_bytes, sum(f.packets)::UBIGINT AS o_packets,
+              (count(*) FILTER (WHERE f.action = 'reject'))::UBIGINT AS o_rejected, (count(*) FILTER (WHERE f.proto = 6 AND (f.tcp_flags & 18) = 2))::UBIGINT AS o_syn,
+              f.client_port AS o_port_min, f.client_port AS o_port_max, f.hour AS o_first, f.hour AS o_last,
+              [${words.join(', ')}] AS o_days, [${hourOfDay.join(', ')}] AS o_hod, [${dayOfWeek.join(', ')}] AS o_dow
+       FROM f ${join}
+       GROUP BY f.client, f.server, f.proto, f.service_port, f.client_port, f.hour, f.unit`;
 }
 
 /** Parameter types of one exporter upsert: lists cannot be inferred from an empty array. */
@@ -414,6 +451,12 @@ class DuckDBStore implements Store {
     return batchFromRows(rows);
   }
 
+  async compactDays(range: TimeRange): Promise<number[]> {
+    checkRange(range);
+    // No daily rollup here: conversations reads flows_1h (migrations/duckdb/0009_flows_1d.sql).
+    return [];
+  }
+
   async rollupTotals(range: TimeRange): Promise<FlowTotals> {
     checkRange(range);
     const [row] = await this.rows(
@@ -505,7 +548,21 @@ class DuckDBStore implements Store {
     // unfinished query. Rows become JS objects one chunk at a time.
     const result: DuckDBMaterializedResult = await this.serial.run(async () => {
       this.assertOpen();
-      return this.connection.run(conversationsSql(q), [q.from, q.to, first, end, listValue(q.hourly.map((a) => blobValue(a)))], [UINTEGER, UINTEGER, UBIGINT, UBIGINT, LIST(BLOB)]);
+      const segments = q.segments;
+      return this.connection.run(
+        conversationsSql(q),
+        [
+          q.from,
+          q.to,
+          first,
+          end,
+          listValue(q.hourly.map((a) => blobValue(a))),
+          listValue(segments.map((g) => blobValue(g.address))),
+          listValue(segments.map((g) => g.from)),
+          listValue(segments.map((g) => g.to)),
+        ],
+        [UINTEGER, UINTEGER, UBIGINT, UBIGINT, LIST(BLOB), LIST(BLOB), LIST(UINTEGER), LIST(UINTEGER)],
+      );
     });
     let chunk: ConversationRow[] = [];
     for await (const rows of result.yieldRowObjectJs()) {
@@ -523,32 +580,14 @@ class DuckDBStore implements Store {
   async conversationsByClientPort(range: TimeRange, keys: readonly ConversationKey[], options: { exactTime?: boolean } = {}): Promise<ConversationRow[]> {
     const checked = checkDrillQuery(range, keys);
     if (checked.length === 0 || range.from === range.to) return [];
-    const exactTime = options.exactTime === true;
-    const dayWords = Math.ceil(Math.ceil((range.to - range.from) / DAY) / 32);
-    const day = `(f.hour - $1) // ${DAY}`;
-    const words = Array.from({ length: dayWords }, (_, w) => `CASE WHEN ${day} // 32 = ${w} THEN (1::UBIGINT << (${day} % 32)::INTEGER) ELSE 0::UBIGINT END`);
-    const hourOfDay = Array.from({ length: 24 }, (_, h) => `CASE WHEN f.hour % ${DAY} // 3600 = ${h} THEN count(*) ELSE 0 END::UBIGINT`);
-    const dayOfWeek = Array.from({ length: 7 }, (_, d) => `CASE WHEN (f.hour // ${DAY} + 3) % 7 = ${d} THEN count(*) ELSE 0 END::UBIGINT`);
-    // The rollup's orientation (migrations/duckdb/0004) applied to the raw flows of the asked
-    // conversations (of one hour where the key names one: hour -1 is the whole window).
+    // The asked conversations (of one hour where the key names one: hour -1 is the whole window).
     const rows = await this.rows(
-      `WITH k AS (SELECT unnest($3::BLOB[]) AS client, unnest($4::BLOB[]) AS server, unnest($5::UTINYINT[]) AS proto, unnest($6::USMALLINT[]) AS port, unnest($7::BIGINT[]) AS hour),
-       f AS (
-         SELECT CASE WHEN server_side = 'src' THEN dst_addr ELSE src_addr END AS client,
-                CASE WHEN server_side = 'src' THEN src_addr ELSE dst_addr END AS server, proto,
-                CASE WHEN server_side = 'src' THEN src_port ELSE dst_port END AS service_port,
-                CASE WHEN server_side = 'src' THEN dst_port ELSE src_port END AS client_port,
-                time_received // 3600 * 3600 AS hour, ${exactTime ? 'time_received' : 'time_received // 3600 * 3600'} AS unit, bytes, packets, action, tcp_flags
-         FROM flows WHERE time_received >= $1 AND time_received < $2
-       )
-       SELECT hex(f.client) AS o_client, hex(f.server) AS o_server, f.proto AS o_proto, f.service_port AS o_port, true AS o_hourly, f.hour AS o_hour,
-              ${exactTime ? 'f.unit AS o_time,' : ''}
-              count(*)::UBIGINT AS o_flows, sum(f.bytes)::UBIGINT AS o_bytes, sum(f.packets)::UBIGINT AS o_packets,
-              (count(*) FILTER (WHERE f.action = 'reject'))::UBIGINT AS o_rejected, (count(*) FILTER (WHERE f.proto = 6 AND (f.tcp_flags & 18) = 2))::UBIGINT AS o_syn,
-              f.client_port AS o_port_min, f.client_port AS o_port_max, f.hour AS o_first, f.hour AS o_last,
-              [${words.join(', ')}] AS o_days, [${hourOfDay.join(', ')}] AS o_hod, [${dayOfWeek.join(', ')}] AS o_dow
-       FROM f SEMI JOIN k ON f.client = k.client AND f.server = k.server AND f.proto = k.proto AND f.service_port = k.port AND (k.hour = -1 OR k.hour = f.hour)
-       GROUP BY f.client, f.server, f.proto, f.service_port, f.client_port, f.hour, f.unit`,
+      rawPartsSql(
+        range,
+        options.exactTime === true,
+        'WITH k AS (SELECT unnest($3::BLOB[]) AS client, unnest($4::BLOB[]) AS server, unnest($5::UTINYINT[]) AS proto, unnest($6::USMALLINT[]) AS port, unnest($7::BIGINT[]) AS hour),',
+        'SEMI JOIN k ON f.client = k.client AND f.server = k.server AND f.proto = k.proto AND f.service_port = k.port AND (k.hour = -1 OR k.hour = f.hour)',
+      ),
       [
         range.from,
         range.to,
@@ -559,6 +598,22 @@ class DuckDBStore implements Store {
         listValue(checked.map((k) => BigInt(k.hour ?? -1))),
       ],
       [UINTEGER, UINTEGER, LIST(BLOB), LIST(BLOB), LIST(UTINYINT), LIST(USMALLINT), LIST(BIGINT)],
+    );
+    return rows.map((r) => conversationFromRow(r));
+  }
+
+  async conversationsOfAddressHours(range: TimeRange, pairs: readonly AddressHour[]): Promise<ConversationRow[]> {
+    const checked = checkAddressHours(range, pairs);
+    if (checked.length === 0) return [];
+    const rows = await this.rows(
+      rawPartsSql(
+        range,
+        true,
+        'WITH p AS (SELECT unnest($3::BLOB[]) AS address, unnest($4::BIGINT[]) AS hour),',
+        'SEMI JOIN p ON p.hour = f.hour AND (p.address = f.client OR p.address = f.server)',
+      ),
+      [range.from, range.to, listValue(checked.map((p) => blobValue(p.address))), listValue(checked.map((p) => BigInt(p.hour)))],
+      [UINTEGER, UINTEGER, LIST(BLOB), LIST(BIGINT)],
     );
     return rows.map((r) => conversationFromRow(r));
   }
