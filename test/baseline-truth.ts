@@ -25,7 +25,7 @@ const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1 };
 export async function loadEstate(
   store: Store,
   estate: SimulatedEstate,
-  options: { batch?: number; onRecords?: (records: readonly FlowRecord[]) => void; filter?: (record: FlowRecord) => boolean } = {},
+  options: { batch?: number; onRecords?: (records: readonly FlowRecord[]) => void; filter?: (record: FlowRecord) => boolean; compact?: boolean } = {},
 ): Promise<{ flows: number }> {
   const servicePorts = createServicePorts();
   const size = options.batch ?? 100_000;
@@ -47,6 +47,8 @@ export async function loadEstate(
   }
   await flush();
   await store.recordListenerEvidence(estate.window);
+  // What the listener-evidence job does for finished days (analyzer/evidence.ts); bench/baseline.ts times it apart.
+  if (options.compact !== false) await store.compactDays(estate.window);
   const importedAt = estate.window.to;
   await applyImport(store, parseInventory(inventoryJson(estate)), { source: 'simulator:inventory.json', importedAt });
   const pods = kubectlPodsJson(estate);

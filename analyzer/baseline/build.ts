@@ -6,7 +6,8 @@
 // the listener evidence of both ends — never raw flows. Here each row is
 //   1. oriented (orientation.ts: listener evidence corrects the collector's guess),
 //   2. resolved to groups with the inventory at the time of its traffic — rows of addresses whose
-//      owner changes within the window (pods reusing addresses) come from the store hour by hour,
+//      owner changes within the window (pods reusing addresses) come from the store split where
+//      their owner changes (ownerSplits; an hour with a change inside is re-read by the second),
 //      every other row resolves once, since its answer holds for the whole window,
 //   3. folded into its group edge (client group → server group, protocol, port) and host pair.
 //
@@ -17,8 +18,8 @@ import { MultiDirectedGraph } from 'graphology';
 import { FlowmapError } from '../../core/errors.js';
 import { formatAddress, parseAddress } from '../../core/ip.js';
 import type { Inventory, Resolver } from '../../inventory/index.js';
-import type { BaselineHostRow, ConversationRow, Endpoint, EndpointEvidence, Store } from '../../store/index.js';
-import { MAX_CONVERSATION_DAYS, MAX_DRILL_CONVERSATIONS, MAX_EVIDENCE_ENDPOINTS, MAX_HOURLY_ADDRESSES } from '../../store/index.js';
+import type { AddressHour, BaselineHostRow, ConversationKey, ConversationRow, Endpoint, EndpointEvidence, Store } from '../../store/index.js';
+import { MAX_ADDRESS_HOURS, MAX_CONVERSATION_DAYS, MAX_DRILL_CONVERSATIONS, MAX_EVIDENCE_ENDPOINTS, MAX_HOURLY_ADDRESSES } from '../../store/index.js';
 import { needsDrillDown, orient } from './orientation.js';
 import { ORIENTATION_RULES, type BaselineParams, type BaselineSummary, type DependencyEdgeAttributes, type GroupNodeAttributes, type OrientationRule, type SerializedBaselineGraph } from './types.js';
 
@@ -70,7 +71,7 @@ export function protocolName(proto: number): string {
   return PROTOCOL_NAMES[proto] ?? String(proto);
 }
 
-/** Addresses bound in the inventory whose group changes within [from, to): the store splits their rows by hour. */
+/** Addresses bound in the inventory whose group changes within [from, to): the store splits their rows (ownerSplits). */
 export function changingAddresses(inventory: Inventory, resolver: Resolver, from: number, to: number): string[] {
   const seen = new Set<string>();
   const changing: string[] = [];
@@ -89,12 +90,41 @@ export function changingAddresses(inventory: Inventory, resolver: Resolver, from
     if (span.to < to) changing.push(text);
   }
   if (changing.length > MAX_HOURLY_ADDRESSES) {
-    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${changing.length} addresses change owner within the window; at most ${MAX_HOURLY_ADDRESSES} can be resolved hour by hour — use a shorter window`, {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${changing.length} addresses change owner within the window; at most ${MAX_HOURLY_ADDRESSES} can be resolved by the time of their traffic — use a shorter window`, {
       status: 400,
       details: { changing: changing.length },
     });
   }
   return changing.sort();
+}
+
+/**
+ * Where the rows of a changing address are split (ConversationQuery.splits): a new segment starts
+ * wherever its group changes at an hour boundary, and every hour within which the group changes
+ * (a pod deleted at 10:15, its address given to another at 10:20) is a segment of its own, which
+ * the builder re-reads by the second. Within any other segment one group holds throughout, so a
+ * row of it resolves once. Walks the resolver's spans, not the window's hours.
+ */
+export function ownerSplits(resolver: Resolver, address: Uint8Array, from: number, to: number): { starts: number[]; changes: number[] } {
+  const starts: number[] = [];
+  /** The hours with a change inside. */
+  const changes: number[] = [];
+  /** The group of the segment being extended; -1 after an hour with a change inside. */
+  let current = -1;
+  for (let h = from; h < to; ) {
+    const span = resolver.resolveSpan(address, h);
+    if (span.to >= h + HOUR) {
+      if (span.id !== current && h > from) starts.push(h);
+      current = span.id;
+      h = Math.min(to, Math.floor(span.to / HOUR) * HOUR);
+    } else {
+      if (h > from) starts.push(h);
+      changes.push(h);
+      current = -1;
+      h += HOUR;
+    }
+  }
+  return { starts, changes };
 }
 
 /**
@@ -129,8 +159,28 @@ export function ownerDuringHour(resolver: Resolver, address: Uint8Array, hour: n
   return { id: best, owners: ids.size };
 }
 
-/** Conversations drilled down to raw flows at most, per baseline; the rest keep the collector's orientation. */
-export const MAX_DRILLED = 20_000;
+/**
+ * The drill-down keys of a row: the conversation over the window, or — for a row of a segment
+ * (its `hour` is where the segment starts, and it may last many hours) — one key per hour from
+ * its first to its last hour with flows, which holds exactly its flows and none of the
+ * conversation's other segments.
+ */
+export function drillKeys(row: ConversationRow): ConversationKey[] {
+  const key = { client: row.client, server: row.server, proto: row.proto, servicePort: row.servicePort };
+  if (row.hour === undefined) return [key];
+  const keys: ConversationKey[] = [];
+  for (let hour = row.firstHour; hour <= row.lastHour; hour += HOUR) keys.push({ ...key, hour });
+  return keys;
+}
+
+function drillKeyCount(row: ConversationRow): number {
+  return row.hour === undefined ? 1 : (row.lastHour - row.firstHour) / HOUR + 1;
+}
+
+/** Drill-down keys of ambiguous conversations at most, per baseline; the rest keep the collector's orientation. */
+export const MAX_DRILLED = 50_000;
+/** Address-hours with an owner change read from the raw flows at most, per baseline. */
+export const MAX_CHANGE_HOURS = 400_000;
 
 /**
  * Re-reads conversations the rollup cannot settle from the raw flows — by client port, and with
@@ -138,29 +188,40 @@ export const MAX_DRILLED = 20_000;
  * listener evidence to both ends of each part and folds the parts. Returns the parts folded.
  */
 async function drillDown(store: Store, range: { from: number; to: number }, rows: readonly ConversationRow[], fold: (row: ConversationRow) => void, exactTime: boolean): Promise<number> {
-  let folded = 0;
-  for (let i = 0; i < rows.length; i += MAX_DRILL_CONVERSATIONS) {
-    const keys = rows.slice(i, i + MAX_DRILL_CONVERSATIONS).map((r) => ({ client: r.client, server: r.server, proto: r.proto, servicePort: r.servicePort, ...(r.hour === undefined ? {} : { hour: r.hour }) }));
-    const parts = await store.conversationsByClientPort(range, keys, { exactTime });
-    const wanted = new Map<string, Endpoint>();
-    for (const p of parts) {
-      wanted.set(`${p.server}|${p.proto}|${p.servicePort}`, { address: p.server, proto: p.proto, port: p.servicePort });
-      wanted.set(`${p.client}|${p.proto}|${p.clientPortMin}`, { address: p.client, proto: p.proto, port: p.clientPortMin });
-    }
-    const endpoints = [...wanted.values()];
-    const evidence = new Map<string, EndpointEvidence>();
-    for (let j = 0; j < endpoints.length; j += MAX_EVIDENCE_ENDPOINTS) {
-      for (const e of await store.endpointEvidence(range, endpoints.slice(j, j + MAX_EVIDENCE_ENDPOINTS))) evidence.set(`${e.address}|${e.proto}|${e.port}`, e);
-    }
-    const none: EndpointEvidence = { peers: 0, peerPorts: 0, days: 0 };
-    for (const p of parts) {
-      p.serverEvidence = evidence.get(`${p.server}|${p.proto}|${p.servicePort}`) ?? none;
-      p.clientEvidence = evidence.get(`${p.client}|${p.proto}|${p.clientPortMin}`) ?? none;
-      fold(p);
-      folded++;
-    }
+  const parts: ConversationRow[] = [];
+  const keys = rows.flatMap(drillKeys);
+  for (let i = 0; i < keys.length; i += MAX_DRILL_CONVERSATIONS) {
+    for (const part of await store.conversationsByClientPort(range, keys.slice(i, i + MAX_DRILL_CONVERSATIONS), { exactTime })) parts.push(part);
   }
-  return folded;
+  // Evidence the rows brought (their server ends) is not asked for again.
+  const known = new Map<string, EndpointEvidence>();
+  for (const r of rows) known.set(`${r.server}|${r.proto}|${r.servicePort}`, r.serverEvidence);
+  return foldParts(store, range, parts, known, fold);
+}
+
+/** Attaches listener evidence to both ends of drill-down parts — `known` first, the rest asked once per endpoint — and folds them. Returns the parts folded. */
+async function foldParts(store: Store, range: { from: number; to: number }, parts: readonly ConversationRow[], known: ReadonlyMap<string, EndpointEvidence>, fold: (row: ConversationRow) => void): Promise<number> {
+  const evidence = new Map(known);
+  const wanted = new Map<string, Endpoint>();
+  const want = (address: string, proto: number, port: number): void => {
+    const key = `${address}|${proto}|${port}`;
+    if (!evidence.has(key)) wanted.set(key, { address, proto, port });
+  };
+  for (const p of parts) {
+    want(p.server, p.proto, p.servicePort);
+    want(p.client, p.proto, p.clientPortMin);
+  }
+  const endpoints = [...wanted.values()];
+  for (let j = 0; j < endpoints.length; j += MAX_EVIDENCE_ENDPOINTS) {
+    for (const e of await store.endpointEvidence(range, endpoints.slice(j, j + MAX_EVIDENCE_ENDPOINTS))) evidence.set(`${e.address}|${e.proto}|${e.port}`, e);
+  }
+  const none: EndpointEvidence = { peers: 0, peerPorts: 0, days: 0 };
+  for (const p of parts) {
+    p.serverEvidence = evidence.get(`${p.server}|${p.proto}|${p.servicePort}`) ?? none;
+    p.clientEvidence = evidence.get(`${p.client}|${p.proto}|${p.clientPortMin}`) ?? none;
+    fold(p);
+  }
+  return parts.length;
 }
 
 interface EdgeAgg {
@@ -245,7 +306,14 @@ export async function buildBaseline(params: BaselineParams, deps: BuildDeps): Pr
 
   await report({ stage: 'inventory', percent: 1 });
   const { from, to } = params;
-  const hourly = changingAddresses(inventory, resolver, from, to);
+  const splits: { address: string; starts: number[] }[] = [];
+  /** Hours within which an address changed owner: their flows are read whole, by the second (Store.conversationsOfAddressHours). */
+  const changeHours: AddressHour[] = [];
+  for (const address of changingAddresses(inventory, resolver, from, to)) {
+    const { starts, changes } = ownerSplits(resolver, parseAddress(address), from, to);
+    splits.push({ address, starts });
+    for (const hour of changes) changeHours.push({ address, hour });
+  }
   const totals = await store.rollupTotals({ from, to });
   lap('inventory');
   await report({ stage: 'conversations', percent: 5, conversations: 0, flows: 0 });
@@ -259,7 +327,8 @@ export async function buildBaseline(params: BaselineParams, deps: BuildDeps): Pr
   let flowsSeen = 0;
   let lastReport = performance.now();
   const groupIdsCache = new Map<string, number>();
-  const hourCache = new Map<string, { id: number; owners: number }>();
+  /** Owner by address, then by hour: no key string built per row. */
+  const hourCache = new Map<string, Map<number, { id: number; owners: number }>>();
   const groupOf = (address: string, row: ConversationRow): number => {
     if (row.time !== undefined) return resolver.resolveSpan(parseAddress(address), row.time).id;
     const hour = row.hour;
@@ -274,13 +343,13 @@ export async function buildBaseline(params: BaselineParams, deps: BuildDeps): Pr
     return ownerAt(address, hour).id;
   };
   const ownerAt = (address: string, hour: number): { id: number; owners: number } => {
-    const key = `${address}@${hour}`;
-    let owner = hourCache.get(key);
-    if (owner === undefined) hourCache.set(key, (owner = ownerDuringHour(resolver, parseAddress(address), hour)));
+    let byHour = hourCache.get(address);
+    if (byHour === undefined) hourCache.set(address, (byHour = new Map<number, { id: number; owners: number }>()));
+    let owner = byHour.get(hour);
+    if (owner === undefined) byHour.set(hour, (owner = ownerDuringHour(resolver, parseAddress(address), hour)));
     return owner;
   };
-  /** An hourly row whose ends changed owner within its hour: only the raw flows' times can tell. */
-  const ownerChanges = (row: ConversationRow): boolean => row.hour !== undefined && row.time === undefined && (ownerAt(row.client, row.hour).owners > 1 || ownerAt(row.server, row.hour).owners > 1);
+
   const noteHost = (group: number, address: number): void => {
     let set = groupHosts.get(group);
     if (set === undefined) groupHosts.set(group, (set = new Set()));
@@ -381,19 +450,59 @@ export async function buildBaseline(params: BaselineParams, deps: BuildDeps): Pr
   };
 
   const ambiguous: ConversationRow[] = [];
-  const changing: ConversationRow[] = [];
-  /** Rows past MAX_DRILLED that needed a drill-down and were folded as the rollup has them. */
+  /** Rows past the drill-down caps that needed one and were folded as the rollup has them. */
   let undrilled = 0;
-  for await (const chunk of store.conversations({ range: { from, to }, hourlyAddresses: hourly })) {
+  /** Drill-down keys the ambiguous rows take: one, or one per hour of a segment row (drillKeys). */
+  let ambiguousKeys = 0;
+  // Hours within which an address changed owner are read whole from the raw flows, by the second
+  // (the rollup cannot tell whose an hour's flows were). The read starts with the first
+  // conversations, so that it overlaps folding the rest, while the store is mostly idle; the rows
+  // of those hours are left out of the fold, their parts folded instead. Past MAX_CHANGE_HOURS the
+  // rows keep the owner that held the address longest in the hour (counted as undrilled).
+  /** Hours by address (changeHours of the addresses that have some), and whether each is read. */
+  const changes = new Map<string, Map<number, boolean>>();
+  changeHours.forEach((p, i) => {
+    let hours = changes.get(p.address);
+    if (hours === undefined) changes.set(p.address, (hours = new Map<number, boolean>()));
+    hours.set(p.hour, i < MAX_CHANGE_HOURS);
+  });
+  const read = changeHours.slice(0, MAX_CHANGE_HOURS);
+  let changeParts: Promise<ConversationRow[]> | undefined;
+  const readChanges = async (): Promise<ConversationRow[]> => {
+    const parts: ConversationRow[] = [];
+    for (let i = 0; i < read.length; i += MAX_ADDRESS_HOURS) for (const part of await store.conversationsOfAddressHours({ from, to }, read.slice(i, i + MAX_ADDRESS_HOURS))) parts.push(part);
+    return parts;
+  };
+  /** Server-end evidence of the rows the change-hour read replaces, attached to its parts without asking again. */
+  const replacedEvidence = new Map<string, EndpointEvidence>();
+  let replaced = 0;
+  for await (const chunk of store.conversations({ range: { from, to }, splits })) {
     aborted();
+    if (changeParts === undefined && read.length > 0) {
+      changeParts = readChanges();
+      // Awaited after the stream; a failure meanwhile must not surface as an unhandled rejection.
+      changeParts.catch(() => undefined);
+    }
     for (const row of chunk) {
-      if (ownerChanges(row) && changing.length < MAX_DRILLED) changing.push(row);
-      else if (needsDrillDown(row) && ambiguous.length < MAX_DRILLED) ambiguous.push(row);
-      else {
-        if (row.hour !== undefined ? ownerChanges(row) : needsDrillDown(row)) undrilled++;
+      flowsSeen += row.flows;
+      const hour = row.hour;
+      const clientChange = hour === undefined ? undefined : changes.get(row.client)?.get(hour);
+      const serverChange = hour === undefined ? undefined : changes.get(row.server)?.get(hour);
+      if (clientChange !== undefined || serverChange !== undefined) {
+        if (clientChange === true || serverChange === true) {
+          replacedEvidence.set(`${row.server}|${row.proto}|${row.servicePort}`, row.serverEvidence);
+          replaced++;
+          continue;
+        }
+        undrilled++;
+        fold(row);
+      } else if (needsDrillDown(row) && ambiguousKeys + drillKeyCount(row) <= MAX_DRILLED) {
+        ambiguous.push(row);
+        ambiguousKeys += drillKeyCount(row);
+      } else {
+        if (needsDrillDown(row)) undrilled++;
         fold(row);
       }
-      flowsSeen += row.flows;
     }
     conversations += chunk.length;
     if (performance.now() - lastReport > 500) {
@@ -404,10 +513,10 @@ export async function buildBaseline(params: BaselineParams, deps: BuildDeps): Pr
   }
   lap('conversations');
   let drilled = 0;
-  if (ambiguous.length > 0 || changing.length > 0) {
+  if (ambiguous.length > 0 || changeParts !== undefined) {
     await report({ stage: 'conversations', percent: 80, conversations, flows: flowsSeen });
     drilled = await drillDown(store, { from, to }, ambiguous, fold, false);
-    drilled += await drillDown(store, { from, to }, changing, fold, true);
+    if (changeParts !== undefined) drilled += await foldParts(store, { from, to }, await changeParts, replacedEvidence, fold);
     lap('drill-down');
   }
   await report({ stage: 'graph', percent: 82, conversations, flows: flowsSeen });
@@ -517,7 +626,7 @@ export async function buildBaseline(params: BaselineParams, deps: BuildDeps): Pr
     conversations,
     flipped,
     orientation,
-    drilledConversations: ambiguous.length + changing.length,
+    drilledConversations: ambiguous.length + replaced,
     drilledRows: drilled,
     undrilledConversations: undrilled,
   };
