@@ -13,7 +13,9 @@ import {
   MAX_CONVERSATION_DAYS,
   MAX_EVIDENCE_LIMIT,
   MAX_HOSTS_LIMIT,
-  MAX_HOURLY_ADDRESSES, MAX_SPLIT_POINTS,
+  MAX_HOURLY_ADDRESSES,
+  MAX_SPLIT_HOURS,
+  MAX_SPLIT_POINTS,
   MAX_READ_LIMIT,
   ROLLUP_KEYS,
   type AddressHour,
@@ -276,6 +278,16 @@ export function checkConversationQuery(query: ConversationQuery): CheckedConvers
     const bounds = [range.from, ...(starts as number[]), range.to];
     for (let i = 0; i + 1 < bounds.length; i++) segments.push({ address, from: bounds[i] as number, to: bounds[i + 1] as number });
   }
+  // The ClickHouse store expands each split address into the hours of the window (its
+  // hours → segment table): bounded, so a window of many changing addresses cannot build a
+  // table of billions of rows.
+  const splitHours = split.size * Math.ceil((range.to - range.from) / 3600);
+  if (splitHours > MAX_SPLIT_HOURS) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${split.size} split addresses over ${(range.to - range.from) / 3600} hours are ${splitHours} address-hours; at most ${MAX_SPLIT_HOURS} (give the rest as hourlyAddresses)`, {
+      status: 400,
+      details: { addresses: split.size, splitHours },
+    });
+  }
   const windowDays = Math.ceil((range.to - range.from) / 86_400);
   return { from: range.from, to: range.to, hourly, segments, windowDays, dayWords: Math.ceil(windowDays / 32) };
 }
@@ -366,13 +378,16 @@ export function checkAddressHours(range: TimeRange, pairs: readonly AddressHour[
   if (!Array.isArray(pairs) || pairs.length > MAX_ADDRESS_HOURS) {
     throw new FlowmapError('FLOWMAP_BAD_REQUEST', `an address-hour read takes at most ${MAX_ADDRESS_HOURS} pairs`, { status: 400, details: { count: Array.isArray(pairs) ? pairs.length : undefined } });
   }
-  const list: readonly AddressHour[] = pairs;
-  return list.map((p) => ({ address: addressField(p.address, 'address'), hour: hourField(p.hour, range) }));
+  const list: readonly unknown[] = pairs;
+  return list.map((p) => {
+    const { address, hour } = (typeof p === 'object' && p !== null ? p : {}) as { address?: unknown; hour?: unknown };
+    return { address: addressField(address, 'address'), hour: hourField(hour, range, 'address-hour') };
+  });
 }
 
-function hourField(value: unknown, range: TimeRange): number {
+function hourField(value: unknown, range: TimeRange, what = 'drill-down'): number {
   if (!Number.isInteger(value) || (value as number) % 3600 !== 0 || (value as number) < range.from || (value as number) >= range.to) {
-    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `drill-down hour ${JSON.stringify(value)} must be the start of an hour of the range`, { status: 400, details: { value } });
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${what} hour ${JSON.stringify(value)} must be the start of an hour of the range`, { status: 400, details: { value } });
   }
   return value as number;
 }

@@ -15,7 +15,7 @@ import { isFlowmapError } from '../core/errors.js';
 import { silentLogger } from '../core/logger.js';
 import { serviceUrl } from '../test/services.js';
 import { MIGRATIONS_ROOT } from './migrate.js';
-import { MAX_HOURLY_ADDRESSES, type AggregateKey, type BaselineHostRow, type ConversationQuery, type ConversationRow, type ExporterStatus, type ListenerEvidence, type RollupKey, type Store } from './port.js';
+import { MAX_HOURLY_ADDRESSES, MAX_SPLIT_HOURS, type AddressHour, type AggregateKey, type BaselineHostRow, type ConversationQuery, type ConversationRow, type ExporterStatus, type ListenerEvidence, type RollupKey, type Store } from './port.js';
 import { createClickHouseStore } from './clickhouse/adapter.js';
 import { identifier, sql, toText } from './clickhouse/literal.js';
 import { createDuckDBStore, DUCKDB_FILE } from './duckdb/adapter.js';
@@ -789,6 +789,7 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
         assert.deepEqual(await store.conversationsOfAddressHours(window, []), []);
         await assert.rejects(store.conversationsOfAddressHours(window, [{ address: '10.8.1.1', hour: monday + 1 }]), { code: 'FLOWMAP_BAD_REQUEST' });
         await assert.rejects(store.conversationsOfAddressHours(window, [{ address: '10.8.1.300', hour: monday }]), { code: 'FLOWMAP_BAD_REQUEST' });
+        await assert.rejects(store.conversationsOfAddressHours(window, [null as unknown as AddressHour]), { code: 'FLOWMAP_BAD_REQUEST' });
       });
 
       it('answers the listener evidence of given endpoints over the window, zeros where there is none', async () => {
@@ -894,6 +895,8 @@ function describeStore(name: string, skip: string | false, open: () => Promise<H
           { range: window, splits: [{ address: '10.8.1.1', starts: [W0 + 2 * DAY, W0 + DAY] }] },
           { range: window, splits: [{ address: '10.8.1.1', starts: [W0 + DAY] }, { address: '::ffff:10.8.1.1', starts: [W0 + 2 * DAY] }] },
           { range: window, splits: [{ address: '10.8.1.1', starts: 'x' as unknown as number[] }] },
+          // Split addresses × hours of the range past MAX_SPLIT_HOURS.
+          { range: { from: W0, to: W0 + 366 * DAY }, splits: Array.from({ length: Math.ceil(MAX_SPLIT_HOURS / (366 * 24)) + 1 }, (_, i) => ({ address: `10.9.${i >>> 8}.${i & 255}`, starts: [] })) },
         ];
         for (const query of queries) assert.throws(() => store.conversations(query), bad, JSON.stringify(query).slice(0, 100));
         assert.doesNotThrow(() => store.conversations({ range: { from: W0, to: W0 + 366 * DAY } }));

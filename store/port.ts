@@ -100,8 +100,8 @@ export interface ConversationQuery {
    * that part begins — the later of its two ends' segment starts (an hourly address's segment is
    * its hour; an address in neither list has one segment, the window). For addresses whose owner
    * changes a few times in the window: rows split where the owner changes, not every hour. An
-   * address in both lists is split every hour. At most MAX_HOURLY_ADDRESSES addresses and
-   * MAX_SPLIT_POINTS starts in all.
+   * address in both lists is split every hour. At most MAX_HOURLY_ADDRESSES addresses,
+   * MAX_SPLIT_POINTS starts in all, and MAX_SPLIT_HOURS split addresses × hours of the range.
    */
   readonly splits?: readonly ConversationSplit[];
 }
@@ -373,6 +373,8 @@ export const MAX_EVIDENCE_LIMIT = 100_000;
 export const MAX_CONVERSATION_DAYS = 366;
 export const MAX_HOURLY_ADDRESSES = 100_000;
 export const MAX_SPLIT_POINTS = 1_000_000;
+/** Split addresses × the window's hours, at most (ConversationQuery.splits). */
+export const MAX_SPLIT_HOURS = 20_000_000;
 export const MAX_DRILL_CONVERSATIONS = 100_000;
 export const MAX_EVIDENCE_ENDPOINTS = 200_000;
 export const MAX_ADDRESS_HOURS = 200_000;

@@ -19,7 +19,7 @@ import { FlowmapError } from '../../core/errors.js';
 import { formatAddress, parseAddress } from '../../core/ip.js';
 import type { Inventory, Resolver } from '../../inventory/index.js';
 import type { AddressHour, BaselineHostRow, ConversationKey, ConversationRow, Endpoint, EndpointEvidence, Store } from '../../store/index.js';
-import { MAX_ADDRESS_HOURS, MAX_CONVERSATION_DAYS, MAX_DRILL_CONVERSATIONS, MAX_EVIDENCE_ENDPOINTS, MAX_HOURLY_ADDRESSES } from '../../store/index.js';
+import { MAX_ADDRESS_HOURS, MAX_CONVERSATION_DAYS, MAX_DRILL_CONVERSATIONS, MAX_EVIDENCE_ENDPOINTS, MAX_HOURLY_ADDRESSES, MAX_SPLIT_HOURS, MAX_SPLIT_POINTS } from '../../store/index.js';
 import { needsDrillDown, orient } from './orientation.js';
 import { ORIENTATION_RULES, type BaselineParams, type BaselineSummary, type DependencyEdgeAttributes, type GroupNodeAttributes, type OrientationRule, type SerializedBaselineGraph } from './types.js';
 
@@ -307,13 +307,23 @@ export async function buildBaseline(params: BaselineParams, deps: BuildDeps): Pr
   await report({ stage: 'inventory', percent: 1 });
   const { from, to } = params;
   const splits: { address: string; starts: number[] }[] = [];
+  /** Changing addresses past the store's split budgets: their rows come hour by hour instead (more rows, same answer). */
+  const hourlyAddresses: string[] = [];
   /** Hours within which an address changed owner: their flows are read whole, by the second (Store.conversationsOfAddressHours). */
   const changeHours: AddressHour[] = [];
+  const windowHours = (to - from) / HOUR;
+  let splitPoints = 0;
   for (const address of changingAddresses(inventory, resolver, from, to)) {
     const { starts, changes } = ownerSplits(resolver, parseAddress(address), from, to);
-    splits.push({ address, starts });
+    if (splitPoints + starts.length <= MAX_SPLIT_POINTS && (splits.length + 1) * windowHours <= MAX_SPLIT_HOURS) {
+      splits.push({ address, starts });
+      splitPoints += starts.length;
+    } else hourlyAddresses.push(address);
     for (const hour of changes) changeHours.push({ address, hour });
   }
+  // By hour: a flow between two addresses that both change owner in its hour is listed twice, and
+  // the store returns it once only within one call — so calls are cut between hours, never inside one.
+  changeHours.sort((a, b) => a.hour - b.hour);
   const totals = await store.rollupTotals({ from, to });
   lap('inventory');
   await report({ stage: 'conversations', percent: 5, conversations: 0, flows: 0 });
@@ -470,13 +480,20 @@ export async function buildBaseline(params: BaselineParams, deps: BuildDeps): Pr
   let changeParts: Promise<ConversationRow[]> | undefined;
   const readChanges = async (): Promise<ConversationRow[]> => {
     const parts: ConversationRow[] = [];
-    for (let i = 0; i < read.length; i += MAX_ADDRESS_HOURS) for (const part of await store.conversationsOfAddressHours({ from, to }, read.slice(i, i + MAX_ADDRESS_HOURS))) parts.push(part);
+    for (let i = 0; i < read.length; ) {
+      // Whole hours per call (an hour holds at most MAX_HOURLY_ADDRESSES pairs, below MAX_ADDRESS_HOURS).
+      let end = Math.min(read.length, i + MAX_ADDRESS_HOURS);
+      while (end < read.length && end > i && read[end]?.hour === read[end - 1]?.hour) end--;
+      if (end === i) end = Math.min(read.length, i + MAX_ADDRESS_HOURS);
+      for (const part of await store.conversationsOfAddressHours({ from, to }, read.slice(i, end))) parts.push(part);
+      i = end;
+    }
     return parts;
   };
   /** Server-end evidence of the rows the change-hour read replaces, attached to its parts without asking again. */
   const replacedEvidence = new Map<string, EndpointEvidence>();
   let replaced = 0;
-  for await (const chunk of store.conversations({ range: { from, to }, splits })) {
+  for await (const chunk of store.conversations({ range: { from, to }, splits, hourlyAddresses })) {
     aborted();
     if (changeParts === undefined && read.length > 0) {
       changeParts = readChanges();
