@@ -236,7 +236,7 @@ describe('flowmap in service mode (ClickHouse + BullMQ)', { skip: serviceSkip },
     assert.match(early.output, /FLOWMAP_MIGRATION_PENDING: .*run `flowmap migrate` first/);
     const first = await run(['migrate'], env);
     assert.equal(first.code, 0, first.output);
-    assert.match(first.output, /ClickHouse 18\.\d+.*database flowmap_cli: applied 8 migration\(s\): 0001_flows\.sql, 0002_meta\.sql, 0003_interface_counters\.sql, 0004_flows_1h\.sql, 0005_listener_evidence\.sql, 0006_exporters\.sql, 0007_flows_1h_ports\.sql, 0008_baseline_hosts\.sql/);
+    assert.match(first.output, /ClickHouse 18\.\d+.*database flowmap_cli: applied 9 migration\(s\): 0001_flows\.sql, 0002_meta\.sql, 0003_interface_counters\.sql, 0004_flows_1h\.sql, 0005_listener_evidence\.sql, 0006_exporters\.sql, 0007_flows_1h_ports\.sql, 0008_baseline_hosts\.sql, 0009_flows_1d\.sql/);
     const second = await run(['migrate'], env);
     assert.equal(second.code, 0, second.output);
     assert.match(second.output, /nothing to apply; all 9 migrations already applied/);
