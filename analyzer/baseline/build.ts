@@ -128,27 +128,25 @@ export function ownerSplits(resolver: Resolver, address: Uint8Array, from: numbe
 }
 
 /**
- * The group of an address for one hour of rollup rows, and how many groups it had in that hour.
- * The rollup cannot tell which part of the hour a row's flows came from: when the owner changes
- * within the hour (a pod deleted at 10:15, its address given to another pod at 10:20) the
- * builder re-reads those rows from the raw flows by the second (Store.conversationsByClientPort
- * with exactTime). The id returned then is a fallback: the bound owner that held the address
- * longest in the hour (flows happen while an address is bound, so an unbound stretch loses).
+ * The group of an address for one hour (or segment starting there) of rollup rows. The rollup
+ * cannot tell which part of an hour a row's flows came from: when the owner changes within the
+ * hour (a pod deleted at 10:15, its address given to another pod at 10:20) the builder re-reads
+ * that hour from the raw flows by the second (ownerSplits' change hours). The id returned then is
+ * a fallback for hours past the cap: the bound owner that held the address longest in the hour
+ * (flows happen while an address is bound, so an unbound stretch loses).
  */
-export function ownerDuringHour(resolver: Resolver, address: Uint8Array, hour: number): { id: number; owners: number } {
+export function ownerDuringHour(resolver: Resolver, address: Uint8Array, hour: number): number {
   const end = hour + HOUR;
   const first = resolver.resolveSpan(address, hour);
   // Almost always one answer holds for the whole hour.
-  if (first.to >= end) return { id: first.id, owners: 1 };
+  if (first.to >= end) return first.id;
   let best = -1;
   let bestSeconds = -1;
   let bestBound = false;
-  const ids = new Set<number>();
   for (let t = hour; t < end; ) {
     const span = resolver.resolveSpan(address, t);
     const seconds = Math.min(span.to, end) - t;
     const bound = resolver.explain(address, t).binding !== undefined;
-    ids.add(span.id);
     if ((bound && !bestBound) || (bound === bestBound && seconds > bestSeconds)) {
       best = span.id;
       bestSeconds = seconds;
@@ -156,7 +154,7 @@ export function ownerDuringHour(resolver: Resolver, address: Uint8Array, hour: n
     }
     t = Math.max(span.to, t + 1);
   }
-  return { id: best, owners: ids.size };
+  return best;
 }
 
 /**
@@ -338,7 +336,7 @@ export async function buildBaseline(params: BaselineParams, deps: BuildDeps): Pr
   let lastReport = performance.now();
   const groupIdsCache = new Map<string, number>();
   /** Owner by address, then by hour: no key string built per row. */
-  const hourCache = new Map<string, Map<number, { id: number; owners: number }>>();
+  const hourCache = new Map<string, Map<number, number>>();
   const groupOf = (address: string, row: ConversationRow): number => {
     if (row.time !== undefined) return resolver.resolveSpan(parseAddress(address), row.time).id;
     const hour = row.hour;
@@ -350,11 +348,11 @@ export async function buildBaseline(params: BaselineParams, deps: BuildDeps): Pr
       }
       return id;
     }
-    return ownerAt(address, hour).id;
+    return ownerAt(address, hour);
   };
-  const ownerAt = (address: string, hour: number): { id: number; owners: number } => {
+  const ownerAt = (address: string, hour: number): number => {
     let byHour = hourCache.get(address);
-    if (byHour === undefined) hourCache.set(address, (byHour = new Map<number, { id: number; owners: number }>()));
+    if (byHour === undefined) hourCache.set(address, (byHour = new Map<number, number>()));
     let owner = byHour.get(hour);
     if (owner === undefined) byHour.set(hour, (owner = ownerDuringHour(resolver, parseAddress(address), hour)));
     return owner;
