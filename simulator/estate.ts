@@ -41,8 +41,8 @@ const TCP = 6;
 const UDP = 17;
 const GROUP_BY = ['app', 'env'];
 
-type StreamInput = Omit<Stream, 'forcedHour' | 'onceHour' | 'fixed' | 'sourcePort' | 'rpcDynamic' | 'reject' | 'mode'> &
-  Partial<Pick<Stream, 'onceHour' | 'fixed' | 'sourcePort' | 'rpcDynamic' | 'reject' | 'mode'>>;
+type StreamInput = Omit<Stream, 'forcedHour' | 'onceHour' | 'fixed' | 'sourcePort' | 'rpcDynamic' | 'reject' | 'mode' | 'startsAt'> &
+  Partial<Pick<Stream, 'onceHour' | 'fixed' | 'sourcePort' | 'rpcDynamic' | 'reject' | 'mode' | 'startsAt'>>;
 
 function endOf(end: EstateOptions['end']): number {
   if (end === undefined) return Math.floor(Date.now() / 1000 / DAY) * DAY;
@@ -213,6 +213,8 @@ class EstateBuilder {
 
   dependencies(): void {
     this.spec.dependencies.forEach((d) => {
+      // One that starts after the window has no flows in it, so it is no dependency of this window.
+      if (d.startDay !== undefined && this.window.from + d.startDay * DAY >= this.window.to) return;
       const done = new Set<string>();
       for (const e of this.envs) {
         if (d.envs !== undefined && !d.envs.includes(e)) continue;
@@ -240,6 +242,7 @@ class EstateBuilder {
           durationSeconds: Math.min(1800, 1 + Math.round((d.bytes + d.requestBytes) / 2_000_000)),
           sourcePort: d.sourcePort ?? 'ephemeral',
           rpcDynamic: d.rpcDynamic,
+          ...(d.startDay === undefined ? {} : { startsAt: this.window.from + d.startDay * DAY }),
         });
         this.edge(d.documented, d.documented ? 'intended' : 'application', client.selector, server.selector, d.protocol, [d.port], d.pattern);
         if (d.rpcDynamic) this.edge(false, 'rpc-dynamic', client.selector, server.selector, d.protocol, { ...RPC_DYNAMIC_PORTS }, d.pattern);
@@ -342,7 +345,8 @@ class EstateBuilder {
       active.set(pattern, hours);
     }
     return this.streams.map((s): Stream => {
-      const hours = active.get(s.pattern) ?? [];
+      const startsAt = s.startsAt ?? -Infinity;
+      const hours = startsAt === -Infinity ? (active.get(s.pattern) ?? []) : (active.get(s.pattern) ?? []).filter((h) => h >= startsAt);
       const needsForcing = s.pattern !== 'once' && s.mode !== 'block-once' && s.fixed !== true && hours.length > 0;
       return {
         mode: 'client',
@@ -351,6 +355,7 @@ class EstateBuilder {
         rpcDynamic: false,
         reject: false,
         onceHour: -1,
+        startsAt: -Infinity,
         ...s,
         forcedHour: needsForcing ? this.rng.pick(hours) : -1,
       };

@@ -157,6 +157,8 @@ const Dependency = z.strictObject({
   sourcePort: Port.optional(),
   /** Environments it applies in (default: every environment where both ends exist). */
   envs: z.array(Name).optional(),
+  /** Day of the window (0 = first) it starts on: a dependency that appears mid-window (drift, audit tests). */
+  startDay: z.number().int().min(0).max(3660).optional(),
 });
 
 const TierRef = z.strictObject({ app: Name, tier: Name, env: Name.optional() });

@@ -95,6 +95,8 @@ export interface Stream {
   readonly onceHour: number;
   /** An active hour in which at least one conversation is guaranteed, so every truth edge has flows; -1 for none. */
   readonly forcedHour: number;
+  /** No conversations before this time (Unix seconds; -Infinity: from the window's start): a dependency that appears mid-window. */
+  readonly startsAt: number;
 }
 
 export interface Scan {
@@ -176,6 +178,7 @@ class TrafficGenerator {
   }
 
   private stream(s: Stream, index: number, hourStart: number): void {
+    if (hourStart < s.startsAt) return;
     const forced = s.forcedHour === hourStart;
     let factor: number;
     if (s.pattern === 'once') factor = s.onceHour === hourStart ? 1 : 0;
