@@ -105,6 +105,7 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
           spoolMaxBytes: c.spoolMaxBytes,
           servicePorts: c.servicePorts,
           samplingRate: c.samplingRate,
+          timestamps: c.timestamps,
           id: c.id,
           stateFile: join(config.data, `decoder-state-${c.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`),
         },

@@ -19,6 +19,8 @@ export interface WorkerSettings {
   flushIntervalMs: number;
   servicePorts: string[];
   samplingRate?: number;
+  /** time_received: arrival, or the flow's end time as exported (never later than arrival + FLOW_END_SKEW_S). */
+  timestamps: 'arrival' | 'flow-end';
   /** Saved decoder state; the thread keeps the exporters that hash to it. */
   snapshot?: unknown;
 }

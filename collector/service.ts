@@ -43,6 +43,8 @@ export interface CollectorOptions {
   spoolMaxBytes: number;
   servicePorts: readonly string[];
   samplingRate?: number;
+  /** time_received: arrival (default) or the flow's end time as exported (collector/worker.ts). */
+  timestamps?: 'arrival' | 'flow-end';
   /** Name of this collector in the exporters table. */
   id: string;
   /** Where learnt templates and sampling rates are kept across restarts. */
@@ -175,6 +177,7 @@ export async function startCollector(options: CollectorOptions, deps: CollectorD
         flushIntervalMs: options.flushIntervalMs,
         servicePorts: [...options.servicePorts],
         samplingRate: options.samplingRate,
+        timestamps: options.timestamps ?? 'arrival',
         snapshot,
       };
       const entry = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);

@@ -73,6 +73,7 @@ function decodeChunk(buffer: ArrayBuffer, length: number): void {
         state.counters.skip('bad_value', impossible);
       }
       orientBatch(writer.batch, servicePorts, before, writer.length);
+      if (settings.timestamps === 'flow-end') useFlowEnd(before, writer.length, receivedAt);
     }
     datagrams++;
   }
@@ -88,6 +89,23 @@ function decodeChunk(buffer: ArrayBuffer, length: number): void {
     }));
     state.interfaceCounters.length = 0;
     post({ type: 'counters', rows });
+  }
+}
+
+/** A flow's end time may run ahead of the collector's clock by this much; later ones keep their arrival time. */
+const FLOW_END_SKEW_S = 60;
+
+/**
+ * `collector.timestamps: flow-end`: rows [from, to) are stored under their end time as the
+ * exporter reported it — what a replayed capture or the demo's 28 days need (Akvorado's
+ * timestamp-source). Sources without flow times (sFlow) already end at arrival.
+ */
+function useFlowEnd(from: number, to: number, receivedAt: number): void {
+  const received = writer.batch.columns.time_received;
+  const end = writer.batch.columns.time_end;
+  for (let i = from; i < to; i++) {
+    const t = end[i] ?? 0;
+    if (t > 0 && t <= receivedAt + FLOW_END_SKEW_S) received[i] = t;
   }
 }
 

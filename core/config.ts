@@ -82,6 +82,8 @@ export const configSchema = z
         spoolMaxBytes: z.coerce.number().int().min(1024 * 1024, 'must be at least 1 MiB').default(1024 ** 3),
         servicePorts: list(z.string().regex(/^(tcp|udp|sctp)\/\d{1,5}(-\d{1,5})?$/, 'must be PROTO/PORT or PROTO/FIRST-LAST, e.g. tcp/9999 or udp/5000-5010')).default([]),
         samplingRate: z.coerce.number().int().min(1, 'must be at least 1').optional(),
+        /** What a flow's time_received is: when its datagram arrived (default), or the flow's end time as the exporter reports it (replays, the demo). */
+        timestamps: z.enum(['arrival', 'flow-end']).default('arrival'),
         id: z.string().min(1).max(128).default(hostname()),
       })
       .strict()
@@ -163,6 +165,7 @@ export const ENVIRONMENT: ReadonlyArray<readonly [variable: string, path: string
   ['FLOWMAP_SPOOL_MAX_BYTES', 'collector.spoolMaxBytes', 'spool size bound; past it batches are dropped and counted (default 1073741824)'],
   ['FLOWMAP_SERVICE_PORTS', 'collector.servicePorts', 'extra server ports for orientation, e.g. tcp/9999,udp/5000-5010'],
   ['FLOWMAP_SAMPLING_RATE', 'collector.samplingRate', 'sampling rate for exporters that announce none (default: 1, counted as unknown)'],
+  ['FLOWMAP_COLLECTOR_TIMESTAMPS', 'collector.timestamps', 'the time a flow is stored under: arrival (default; exporter clocks drift) or flow-end (the exporter\'s end time, for replayed captures and the demo; never later than arrival + 60 s)'],
   ['FLOWMAP_COLLECTOR_ID', 'collector.id', 'name of this collector in the exporters table (default the host name)'],
   ['FLOWMAP_FIREHOSE_ACCESS_KEY', 'ingest.firehoseAccessKey', 'access key Amazon Data Firehose must send (X-Amz-Firehose-Access-Key) to POST /api/v1/firehose/aws-vpc; unset: the endpoint is off'],
   ['FLOWMAP_INGEST_WATCH', 'ingest.watch', 'directories the collector ingests flow-log files from, comma-separated FORMAT=DIR (aws-vpc=/var/flowlogs/aws)'],
