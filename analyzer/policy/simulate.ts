@@ -1,0 +1,172 @@
+// Audit simulation (issue 9), the "intent-only mode" of a rollout: replay a window's traffic
+// against a policy and say what enforcing it would block, grouped by (client group, server group,
+// protocol, port) with counts and example hosts, and which rules nothing used.
+//
+// The traffic is the window's dependency graph at the policy's granularity (built like a baseline,
+// not stored) and its host pairs. An edge is allowed when a rule or an exception in force matches
+// its groups, protocol and port (selectors.ts). A rule with a CIDR selector on a side the group
+// does not decide (internet, unlabeled space) is matched against each host pair's address instead.
+// Flows a cloud firewall already rejected are reported apart: enforcing the policy changes nothing
+// for them. Cost: O(E × R) for E edges and R rules, plus the host pairs of undecided edges.
+import { parseAddress, prefixContains, parsePrefix, type Prefix } from '../../core/ip.js';
+import type { BaselineHostRow } from '../../store/index.js';
+import type { DependencyEdgeAttributes, GroupNodeAttributes, SerializedBaselineGraph } from '../baseline/index.js';
+import { findScans } from './observe.js';
+import { activeExceptions } from './repository.js';
+import { portMatches, selectorMatchesNode, type Externals } from './selectors.js';
+import type { Policy, PortSpec, Protocol, Selector } from './types.js';
+
+const EXAMPLES = 5;
+
+export interface Blocked {
+  from: string;
+  to: string;
+  protocol: string;
+  port: number;
+  flows: number;
+  bytes: number;
+  daysSeen: number;
+  firstSeen: string;
+  lastSeen: string;
+  clientHosts: number;
+  serverHosts: number;
+  /** Up to five host pairs, most bytes first. */
+  examples: { client: string; server: string; flows: number; bytes: number }[];
+  /** Part of a scan (observe.ts): blocking it is the point. */
+  scan: boolean;
+}
+
+export interface SimulationResult {
+  policy: { id: string; version: number };
+  window: { from: string; to: string };
+  groupBy: string[];
+  totals: { flows: number; allowedFlows: number; blockedFlows: number; alreadyRejectedFlows: number; edges: number; blockedEdges: number };
+  blocked: Blocked[];
+  /** Rules (and exceptions) no traffic of the window matched. */
+  unusedRules: { id: string; kind: 'rule' | 'exception'; from: Selector; to: Selector; protocol: Protocol; ports: PortSpec[] }[];
+  generatedAt: string;
+}
+
+interface Allow {
+  id: string;
+  kind: 'rule' | 'exception';
+  from: Selector;
+  to: Selector;
+  protocol: Protocol;
+  ports: PortSpec[];
+  fromPrefix?: Prefix;
+  toPrefix?: Prefix;
+}
+
+function prefixOf(s: Selector): Prefix | undefined {
+  if (s.cidr === undefined) return undefined;
+  try {
+    return parsePrefix(s.cidr);
+  } catch {
+    return undefined;
+  }
+}
+
+const ADDRESS_DECIDED = new Set(['internet', 'unlabeled', 'external']);
+
+/**
+ * Simulates a policy over a window's graph. `hostsOf` gives an edge's host pairs (by edge id):
+ * the examples, and the address-level answer for CIDR selectors.
+ */
+export async function simulate(
+  policy: Policy,
+  graph: SerializedBaselineGraph,
+  window: { from: number; to: number },
+  hostsOf: (edge: DependencyEdgeAttributes) => Promise<BaselineHostRow[]>,
+  options: { externals?: Externals; now?: Date } = {},
+): Promise<SimulationResult> {
+  const now = options.now ?? new Date();
+  const allows: Allow[] = [
+    ...policy.rules.map((r) => ({ id: r.id, kind: 'rule' as const, from: r.from, to: r.to, protocol: r.protocol, ports: r.ports })),
+    ...activeExceptions(policy, now).map((x) => ({ id: x.id, kind: 'exception' as const, from: x.from, to: x.to, protocol: x.protocol, ports: x.ports })),
+  ].map((a) => {
+    const fromPrefix = prefixOf(a.from);
+    const toPrefix = prefixOf(a.to);
+    return { ...a, ...(fromPrefix === undefined ? {} : { fromPrefix }), ...(toPrefix === undefined ? {} : { toPrefix }) };
+  });
+  const nodes = new Map<string, GroupNodeAttributes>(graph.nodes.map((n) => [n.key, n.attributes]));
+  const edges = graph.edges.map((e) => e.attributes);
+  const scanEdges = new Set(findScans(edges, nodes).flatMap((s) => s.edges.map((e) => e.id)));
+  const used = new Set<string>();
+  const blocked: Blocked[] = [];
+  const totals = { flows: 0, allowedFlows: 0, blockedFlows: 0, alreadyRejectedFlows: 0, edges: edges.length, blockedEdges: 0 };
+  const portOk = (a: Allow, e: DependencyEdgeAttributes): boolean => a.protocol === e.protocol && (a.ports.length === 0 || portMatches(a.ports, e.port));
+  for (const e of edges) {
+    const from = nodes.get(e.from);
+    const to = nodes.get(e.to);
+    if (from === undefined || to === undefined) continue;
+    const accepted = e.flows - e.rejectedFlows;
+    totals.flows += e.flows;
+    totals.alreadyRejectedFlows += e.rejectedFlows;
+    if (accepted <= 0) continue;
+    const matching = allows.filter((a) => portOk(a, e) && selectorMatchesNode(a.from, from, options.externals) && selectorMatchesNode(a.to, to, options.externals));
+    for (const a of matching) used.add(a.id);
+    let hosts: BaselineHostRow[] | undefined;
+    let blockedRows: BaselineHostRow[] | undefined;
+    if (matching.length === 0) {
+      // Address-level: CIDR rules whose other side and port match, on a side the group cannot decide.
+      const byAddress = allows.filter(
+        (a) =>
+          portOk(a, e) &&
+          ((a.fromPrefix !== undefined && ADDRESS_DECIDED.has(from.kind)) || selectorMatchesNode(a.from, from, options.externals)) &&
+          ((a.toPrefix !== undefined && ADDRESS_DECIDED.has(to.kind)) || selectorMatchesNode(a.to, to, options.externals)) &&
+          (a.fromPrefix !== undefined || a.toPrefix !== undefined),
+      );
+      hosts = await hostsOf(e);
+      if (byAddress.length > 0) {
+        blockedRows = hosts.filter((h) => {
+          const client = parseAddress(h.client);
+          const server = parseAddress(h.server);
+          const hit = byAddress.find((a) => (a.fromPrefix === undefined || prefixContains(a.fromPrefix, client)) && (a.toPrefix === undefined || prefixContains(a.toPrefix, server)));
+          if (hit !== undefined) used.add(hit.id);
+          return hit === undefined;
+        });
+      } else {
+        blockedRows = hosts;
+      }
+    }
+    if (blockedRows === undefined) {
+      totals.allowedFlows += accepted;
+      continue;
+    }
+    const rowsFlows = blockedRows.reduce((n, h) => n + h.flows, 0);
+    const allRowsFlows = (hosts ?? []).reduce((n, h) => n + h.flows, 0);
+    // Host pairs carry all flows of the edge; scale to the accepted ones when some were rejected.
+    const blockedFlows = allRowsFlows === 0 ? accepted : Math.round((rowsFlows / allRowsFlows) * accepted);
+    totals.allowedFlows += accepted - blockedFlows;
+    if (blockedFlows === 0) continue;
+    totals.blockedFlows += blockedFlows;
+    totals.blockedEdges++;
+    const examples = [...blockedRows].sort((a, b) => b.bytes - a.bytes || (a.client < b.client ? -1 : 1)).slice(0, EXAMPLES);
+    blocked.push({
+      from: e.from,
+      to: e.to,
+      protocol: e.protocol,
+      port: e.port,
+      flows: blockedFlows,
+      bytes: blockedRows.length === (hosts ?? []).length ? e.bytes : blockedRows.reduce((n, h) => n + h.bytes, 0),
+      daysSeen: e.daysSeen,
+      firstSeen: e.firstSeen,
+      lastSeen: e.lastSeen,
+      clientHosts: new Set(blockedRows.map((h) => h.client)).size || e.clientHosts,
+      serverHosts: new Set(blockedRows.map((h) => h.server)).size || e.serverHosts,
+      examples: examples.map((h) => ({ client: h.client, server: h.server, flows: h.flows, bytes: h.bytes })),
+      scan: scanEdges.has(e.id),
+    });
+  }
+  blocked.sort((a, b) => Number(a.scan) - Number(b.scan) || b.flows - a.flows || (a.from < b.from ? -1 : a.from > b.from ? 1 : a.to < b.to ? -1 : a.to > b.to ? 1 : a.port - b.port));
+  return {
+    policy: { id: policy.id, version: policy.version },
+    window: { from: new Date(window.from * 1000).toISOString(), to: new Date(window.to * 1000).toISOString() },
+    groupBy: policy.groupBy,
+    totals,
+    blocked,
+    unusedRules: allows.filter((a) => !used.has(a.id)).map((a) => ({ id: a.id, kind: a.kind, from: a.from, to: a.to, protocol: a.protocol, ports: a.ports })),
+    generatedAt: now.toISOString(),
+  };
+}
