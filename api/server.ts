@@ -11,6 +11,7 @@ import { createMetrics, type ApiMetrics } from './metrics.js';
 import { baselineSettingsFrom, type BaselineSettings } from '../analyzer/baseline/index.js';
 import type { JobRunner } from '../analyzer/jobs/index.js';
 import { baselineRoutes } from './routes/baselines.js';
+import { policyRoutes } from './routes/policies.js';
 import { exporterRoutes } from './routes/exporters.js';
 import { flowlogRoutes } from './routes/flowlogs.js';
 import { inventoryImportRoutes, inventoryRoutes } from './routes/inventory.js';
@@ -97,6 +98,7 @@ export async function createApi(config: ApiConfig, deps: ApiDeps): Promise<Api> 
     await app.register(inventoryRoutes(deps.store, deps.inventory ?? configSchema.parse({}).inventory));
     await app.register(inventoryImportRoutes(deps.store));
     if (deps.jobs !== undefined) await app.register(baselineRoutes(deps.store, deps.jobs, deps.baseline ?? baselineSettingsFrom(configSchema.parse({}))));
+    await app.register(policyRoutes(deps.store, deps.baseline ?? baselineSettingsFrom(configSchema.parse({}))));
     await app.register(firehoseRoutes(deps.store, { accessKey: deps.firehoseAccessKey, servicePorts: deps.servicePorts ?? createServicePorts(), awsFormat: deps.awsFormat }));
   }
 

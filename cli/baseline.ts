@@ -9,6 +9,7 @@ import { baselineSettingsFrom, GRAPH_FORMATS, registerBaseline } from '../analyz
 import { createJobRunner, type JobRunner } from '../analyzer/jobs/index.js';
 import { registerErrorHandling } from '../api/errors.js';
 import { baselineRoutes } from '../api/routes/baselines.js';
+import { policyRoutes } from '../api/routes/policies.js';
 import type { Config } from '../core/config.js';
 import { ErrorCodes, FlowmapError, isFlowmapError, type ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -17,14 +18,14 @@ import { localServer } from './server.js';
 
 const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(ErrorCodes, code);
 
-interface Answer {
+export interface Answer {
   status: number;
   text: string;
   json(): Record<string, unknown>;
 }
 
-interface Session {
-  call(method: 'GET' | 'POST', url: string, body?: unknown): Promise<Answer>;
+export interface Session {
+  call(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<Answer>;
   /** In-process sessions build baselines here; a remote one relies on the server's workers. */
   readonly local: boolean;
   close(): Promise<void>;
@@ -42,7 +43,8 @@ const answer = (status: number, text: string): Answer => ({
   },
 });
 
-async function open(config: Config, logger: Logger, server: string | undefined, err: (line: string) => void): Promise<Session> {
+/** A session on the baseline and policy routes: in this process, or over HTTP (`--server`, or a running flowmap owning the data directory). */
+export async function open(config: Config, logger: Logger, server: string | undefined, err: (line: string) => void): Promise<Session> {
   if (server !== undefined) return remote(server);
   let store: Store;
   try {
@@ -65,6 +67,7 @@ async function open(config: Config, logger: Logger, server: string | undefined, 
   const app: FastifyInstance = Fastify({ logger: false, ajv: { customOptions: { coerceTypes: 'array' } } });
   registerErrorHandling(app);
   await app.register(baselineRoutes(store, jobs, settings));
+  await app.register(policyRoutes(store, settings));
   return {
     local,
     async call(method, url, body) {
@@ -101,7 +104,8 @@ function remote(server: string): Session {
   };
 }
 
-function ok(a: Answer, expected = 200): Record<string, unknown> {
+/** The JSON body of an answer with the expected status, or the server's error as a FlowmapError. */
+export function ok(a: Answer, expected = 200): Record<string, unknown> {
   if (a.status === expected) return a.json();
   const body = a.json();
   const message = typeof body.message === 'string' ? body.message : `the server answered ${a.status}`;
@@ -225,6 +229,16 @@ export async function baselineDiffCommand(a: string, b: string, options: { thres
   }
 }
 
+/** A download to `--out FILE` (saying so on stderr), or to standard output. */
+export function writeOrPrint(text: string, out: string | undefined, print: (line: string) => void, warn: (line: string) => void): void {
+  if (out !== undefined) {
+    writeFileSync(out, text);
+    warn(`wrote ${out} (${text.length.toLocaleString('en-US')} bytes)`);
+  } else {
+    print(text.replace(/\n$/, ''));
+  }
+}
+
 export async function graphCommand(options: { baseline?: string; format?: string; out?: string; server?: string }, config: Config, logger: Logger, print: (line: string) => void, warn: (line: string) => void): Promise<number> {
   const format = options.format ?? 'json';
   if (!(GRAPH_FORMATS as readonly string[]).includes(format)) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `--format must be one of ${GRAPH_FORMATS.join(', ')}, not ${format}`);
@@ -233,12 +247,7 @@ export async function graphCommand(options: { baseline?: string; format?: string
     const id = options.baseline ?? 'latest';
     const a = await session.call('GET', `/api/v1/baselines/${encodeURIComponent(id)}/graph?format=${format}`);
     if (a.status !== 200) ok(a);
-    if (options.out !== undefined) {
-      writeFileSync(options.out, a.text);
-      warn(`wrote ${options.out} (${a.text.length.toLocaleString('en-US')} bytes)`);
-    } else {
-      print(a.text.replace(/\n$/, ''));
-    }
+    writeOrPrint(a.text, options.out, print, warn);
     return 0;
   } finally {
     await session.close();

@@ -13,6 +13,7 @@ import { ingestCommand, type IngestCommandOptions } from './ingest.js';
 import { inventoryImport, inventoryList, inventoryResolve } from './inventory.js';
 import { startDemo } from './demo.js';
 import { baselineCommand, baselineDiffCommand, graphCommand, type BaselineCommandOptions } from './baseline.js';
+import { blastCommand, exportCommand, findingsCommand, intentsImportCommand, intentsListCommand, policyCommand, recommendCommand } from './policy.js';
 import { simulateCommand, type SimulateOptions } from './simulate.js';
 
 interface GlobalOptions {
@@ -38,7 +39,10 @@ function loggerFor(config: Config, toStderr: boolean): Logger {
 
 async function serve(command: Command, roles: Role[], migrate: boolean, demo = false): Promise<void> {
   const options = command.opts<ServeOptions>();
-  const config = configFrom(command, { 'api.host': options.host, 'api.port': options.port });
+  // The demo replays 28 days in a minute: its flows are stored under their own end times, unless
+  // the operator chose otherwise.
+  const demoTimestamps = demo && process.env.FLOWMAP_COLLECTOR_TIMESTAMPS === undefined ? { 'collector.timestamps': 'flow-end' } : {};
+  const config = configFrom(command, { 'api.host': options.host, 'api.port': options.port, ...demoTimestamps });
   if (roles.length === 1 && roles[0] === 'collector') {
     // Collectors share only the store; in embedded mode the DuckDB file has one owner: `start`.
     if (modeOf(config) !== 'service') {
@@ -241,6 +245,102 @@ export function buildProgram(): Command {
     .action(async (options: { baseline?: string; format?: string; out?: string; server?: string }, command: Command) => {
       const config = configFrom(command);
       process.exitCode = await graphCommand(options, config, loggerFor(config, true), print, warn);
+    });
+
+  const intents = program.command('intents').description('documented dependencies (DESIGN.md §9 intents file): what findings call undocumented is what is not here');
+  intents
+    .command('import')
+    .description('import an intents file (YAML or JSON; - for standard input); replaces the intents unless --merge')
+    .argument('<file>')
+    .option('--merge', 'keep the intents the file does not mention')
+    .option('--json', 'machine-readable output')
+    .option(serverOption, serverHelp)
+    .action(async (file: string, options: { merge?: boolean; json?: boolean; server?: string }, command: Command) => {
+      const config = configFrom(command);
+      process.exitCode = await intentsImportCommand(file, options, config, loggerFor(config, true), print, warn);
+    });
+  intents
+    .command('list')
+    .description('the intents')
+    .option('--json', 'machine-readable output')
+    .option(serverOption, serverHelp)
+    .action(async (options: { json?: boolean; server?: string }, command: Command) => {
+      const config = configFrom(command);
+      process.exitCode = await intentsListCommand(options, config, loggerFor(config, true), print, warn);
+    });
+
+  program
+    .command('recommend')
+    .description('the recommended default-deny policy of a baseline: allow rules in label terms with evidence and confidence')
+    .option('--baseline <id>', 'baseline id (default the newest completed one)')
+    .option('--min-days <n>', 'days a dependency must be seen on to become a rule without an intent (default 3)')
+    .option('--json', 'the policy JSON (DESIGN.md §9)')
+    .option(serverOption, serverHelp)
+    .action(async (options: { baseline?: string; minDays?: string; json?: boolean; server?: string }, command: Command) => {
+      const config = configFrom(command);
+      process.exitCode = await recommendCommand(options, config, loggerFor(config, true), print, warn);
+    });
+
+  program
+    .command('findings')
+    .description('undocumented dependencies by category, drift, unused and broad rules, expired exceptions')
+    .option('--baseline <id>', 'baseline id (default the newest completed one)')
+    .option('--kind <kind>', 'undocumented, drift, unused-rule, broad-rule or expired-exception')
+    .option('--category <category>', 'backup, monitoring, management, infrastructure, rpc-dynamic, scanner or application')
+    .option('--severity <severity>', 'info, low, medium, high or critical')
+    .option('--json', 'the finding objects (DESIGN.md §9)')
+    .option(serverOption, serverHelp)
+    .action(async (options: { baseline?: string; kind?: string; category?: string; severity?: string; json?: boolean; server?: string }, command: Command) => {
+      const config = configFrom(command);
+      process.exitCode = await findingsCommand(options, config, loggerFor(config, true), print, warn);
+    });
+
+  program
+    .command('policy')
+    .description('versioned policies: list | create [--baseline ID] | import FILE | show ID | state ID ENV draft|audit|enforced | except ID FROM TO … | simulate ID | delete ID')
+    .argument('<action>')
+    .argument('[args...]')
+    .option('--baseline <id>', 'create: the baseline whose recommendation it starts from (default the newest)')
+    .option('--name <name>', 'create: a name')
+    .option('--envs <list>', 'create, import: environments to roll out to, least critical first (default those its rules name)')
+    .option('--force', 'state: skip the one-step and least-critical-first checks')
+    .option('--protocol <protocol>', 'except: tcp, udp, icmp (default tcp)')
+    .option('--ports <list>', 'except: ports, comma-separated')
+    .option('--owner <owner>', 'except: who owns the exception')
+    .option('--reason <text>', 'except: why')
+    .option('--expires <time>', 'except: ISO-8601 expiry (at most a year)')
+    .option('--from <time>', 'simulate: window start (ISO-8601)')
+    .option('--to <time>', 'simulate: window end (default now)')
+    .option('--days <n>', 'simulate: window length when --from is not given (default 7)')
+    .option('--json', 'machine-readable output')
+    .option(serverOption, serverHelp)
+    .action(async (action: string, args: string[], options: Parameters<typeof policyCommand>[2], command: Command) => {
+      const config = configFrom(command);
+      process.exitCode = await policyCommand(action, args, options, config, loggerFor(config, true), print, warn);
+    });
+
+  program
+    .command('export')
+    .description('render a policy for enforcement: k8s, calico, cilium, aws-sg (Terraform), azure-nsg (Terraform), nftables, csv, json')
+    .option('--format <format>', 'k8s, calico, cilium, aws-sg, azure-nsg, nftables, csv or json (default json)')
+    .option('--policy <id>', 'policy id (default the most recently changed one)')
+    .option('--out <file>', 'write to this file instead of standard output')
+    .option(serverOption, serverHelp)
+    .action(async (options: { format?: string; policy?: string; out?: string; server?: string }, command: Command) => {
+      const config = configFrom(command);
+      process.exitCode = await exportCommand(options, config, loggerFor(config, true), print, warn);
+    });
+
+  program
+    .command('blast-radius')
+    .description('workloads each workload can reach on a flat network, over the observed graph, and with a policy')
+    .option('--baseline <id>', 'baseline id (default the newest completed one)')
+    .option('--policy <id>', 'a policy to measure')
+    .option('--json', 'machine-readable output')
+    .option(serverOption, serverHelp)
+    .action(async (options: { baseline?: string; policy?: string; json?: boolean; server?: string }, command: Command) => {
+      const config = configFrom(command);
+      process.exitCode = await blastCommand(options, config, loggerFor(config, true), print, warn);
     });
 
   program
