@@ -1,9 +1,11 @@
-// `flowmap start --demo`: once every role is up, the `small` scenario's inventory is imported
-// through the API and its 28 days of flows are sent as IPFIX to the collector's own UDP port, in
-// the background — so a newcomer sees exporters, flows and labelled workloads within a minute,
-// before touching a router — and then a baseline of those 28 days is built, so the dependency map
-// is there too. (Intents are written to the data directory; they are imported once flowmap can
-// take them.) Stopping flowmap stops the sender.
+// `flowmap start --demo`: once every role is up, the `small` scenario's inventory and intents are
+// imported through the API and its 28 days of flows are sent as IPFIX to the collector's own UDP
+// port, in the background — so a newcomer sees exporters, flows and labelled workloads within a
+// minute, before touching a router — and then a baseline of those 28 days is built, so the
+// dependency map, the recommended policy and the findings are there too (their summary is logged
+// with the URLs to fetch them). The collector stores the demo's flows under their own end times
+// (`collector.timestamps: flow-end`, set by `start --demo`), so 28 days replayed in a minute are
+// 28 days in the baseline. Stopping flowmap stops the sender.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../core/config.js';
@@ -20,6 +22,22 @@ export interface Demo {
   /** Resolves when every flow was sent (or the demo was stopped). */
   readonly done: Promise<void>;
   stop(): Promise<void>;
+}
+
+/** Once the demo baseline is built, logs what the recommendation and the findings say, with their URLs. */
+async function summarise(base: string, id: string, signal: AbortSignal, log: Logger): Promise<void> {
+  for (;;) {
+    const baseline = (await fetch(`${base}/api/v1/baselines/${id}`, { signal }).then((r) => r.json())) as { status?: string; error?: string };
+    if (baseline.status === 'completed') break;
+    if (baseline.status === 'failed') throw new Error(`the demo baseline failed: ${baseline.error ?? 'no reason given'}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const recommendation = (await fetch(`${base}/api/v1/recommendations?baseline=${id}`, { signal }).then((r) => r.json())) as { rules?: unknown[] };
+  const findings = (await fetch(`${base}/api/v1/findings?baseline=${id}`, { signal }).then((r) => r.json())) as { total?: number; counts?: Record<string, number> };
+  log.info(
+    { rules: recommendation.rules?.length, findings: findings.total, byKind: findings.counts, recommendation: `${base}/api/v1/recommendations`, findingsUrl: `${base}/api/v1/findings` },
+    'demo: recommended default-deny policy and findings ready (flowmap recommend, flowmap findings)',
+  );
 }
 
 export function startDemo(running: Running, config: Config, logger: Logger): Demo {
@@ -43,6 +61,13 @@ export function startDemo(running: Running, config: Config, logger: Logger): Dem
 
     const host = api.host === '0.0.0.0' || api.host === '::' ? '127.0.0.1' : api.host;
     const base = `http://${host.includes(':') ? `[${host}]` : host}:${api.port}`;
+    const intents = files['intents.json'];
+    if (intents !== undefined) {
+      const response = await fetch(`${base}/api/v1/intents`, { method: 'PUT', body: intents, headers: { 'content-type': 'application/json' }, signal: abort.signal });
+      const report = (await response.json()) as Record<string, unknown>;
+      if (response.status !== 200) throw new Error(`intents import answered ${response.status}: ${String(report.message)}`);
+      log.info({ intents: report.total }, 'demo intents imported (the documented dependencies)');
+    }
     for (const name of ['inventory.json', 'kubectl-pods.json']) {
       const body = files[name];
       if (body === undefined) continue;
@@ -71,16 +96,20 @@ export function startDemo(running: Running, config: Config, logger: Logger): Dem
     }
     if (abort.signal.aborted) return;
     const days = Math.round((estate.window.to - estate.window.from) / 86_400);
+    // Under flow-end timestamps the flows keep the estate's window; stamped on arrival they all
+    // arrived just now, so the window ends after now.
+    const end = config.collector.timestamps === 'flow-end' ? estate.window.to * 1000 : Math.ceil(Date.now() / 3_600_000) * 3_600_000;
     const response = await fetch(`${base}/api/v1/baselines`, {
       method: 'POST',
-      // The collector stamps flows with the time they arrived, so the window ends after now.
-      body: JSON.stringify({ end: new Date(Math.ceil(Date.now() / 3_600_000) * 3_600_000).toISOString(), days }),
+      body: JSON.stringify({ end: new Date(end).toISOString(), days }),
       headers: { 'content-type': 'application/json', 'x-flowmap-client': 'demo' },
       signal: abort.signal,
     });
     const answer = (await response.json()) as { baseline?: { id?: string }; message?: string };
     if (response.status !== 202) throw new Error(`the demo baseline answered ${response.status}: ${String(answer.message)}`);
-    log.info({ baseline: answer.baseline?.id, graph: `${base}/api/v1/baselines/${answer.baseline?.id ?? 'latest'}/graph` }, 'demo: baseline of the 28 days queued');
+    const id = answer.baseline?.id ?? 'latest';
+    log.info({ baseline: id, graph: `${base}/api/v1/baselines/${id}/graph` }, 'demo: baseline of the 28 days queued');
+    await summarise(base, id, abort.signal, log);
   })().catch((err: unknown) => {
     if (abort.signal.aborted) return;
     log.error({ err: describeError(err) }, 'demo failed; flowmap keeps running');

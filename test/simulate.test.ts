@@ -214,6 +214,16 @@ describe('flowmap start --demo', { timeout: 150_000 }, () => {
       const graph = await fetch(`http://127.0.0.1:${port}/api/v1/baselines/${baseline.id}/graph?format=graphml`);
       assert.equal(graph.status, 200);
       assert.match(await graph.text(), /<graphml[\s>]/);
+      // And what the baseline is for (issue 9, acceptance 5): the recommended policy and the findings.
+      // The demo's flows keep their own times (collector.timestamps flow-end), so rules carry weeks of evidence.
+      const recommendation = (await fetch(`http://127.0.0.1:${port}/api/v1/recommendations?baseline=${baseline.id}`).then((r) => r.json())) as { defaultAction: string; rules: { documented: boolean; evidence: { daysSeen: number } }[] };
+      assert.equal(recommendation.defaultAction, 'deny');
+      assert.ok(recommendation.rules.length >= 30, `${recommendation.rules.length} rules`);
+      assert.ok(recommendation.rules.some((r) => r.documented) && recommendation.rules.some((r) => !r.documented), 'documented rules from the imported intents, and undocumented ones');
+      assert.ok(recommendation.rules.some((r) => r.evidence.daysSeen >= 20), 'rules seen on 20 days or more');
+      const findings = (await fetch(`http://127.0.0.1:${port}/api/v1/findings?baseline=${baseline.id}`).then((r) => r.json())) as { findings: { kind: string; category?: string }[] };
+      const categories = new Set(findings.findings.filter((f) => f.kind === 'undocumented').map((f) => f.category));
+      for (const c of ['backup', 'monitoring', 'rpc-dynamic', 'scanner', 'application']) assert.ok(categories.has(c), `a ${c} finding (got ${[...categories].join(', ')})`);
     } finally {
       child.kill('SIGTERM');
       if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
