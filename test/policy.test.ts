@@ -91,6 +91,7 @@ describe('policies over 35 days of the small scenario, a new dependency from day
 
   it('audit over the 7 days after the baseline blocks exactly the new undocumented dependency', async (t) => {
     const result = await simulatePolicy(store, settings, policy, { from: END - 7 * DAY, to: END });
+    assert.deepEqual(result.source, { kind: 'flows' }, 'no baseline covers the new week: its flows are replayed');
     assert.deepEqual(
       result.blocked.map((b) => `${b.from} -> ${b.to} ${b.protocol}/${b.port}`),
       [`${NEW.from} -> ${NEW.to} tcp/${NEW.port}`],

@@ -6,7 +6,7 @@ import { FlowmapError } from '../../core/errors.js';
 import { parsePrefix, type Prefix } from '../../core/ip.js';
 import { loadInventory } from '../../inventory/index.js';
 import type { Store } from '../../store/index.js';
-import { buildBaseline, checkParams, diffBaselines, listRecords, requireGraph, requireRecord, type BaselineRecord, type BaselineSettings, type SerializedBaselineGraph } from '../baseline/index.js';
+import { baselineId, buildBaseline, checkParams, diffBaselines, getGraph, getRecord, listRecords, requireGraph, requireRecord, type BaselineRecord, type BaselineSettings, type SerializedBaselineGraph } from '../baseline/index.js';
 import { blastRadius, type BlastRadius } from './blast.js';
 import { exportInput } from './context.js';
 import { renderExport } from './export/index.js';
@@ -93,14 +93,25 @@ export async function blastFor(store: Store, settings: BaselineSettings, baselin
 
 /**
  * Replays [from, to) against a policy: builds the window's graph at the policy's granularity (as a
- * baseline would, without storing it) and simulates. Progress goes to `progress` (0–100).
+ * baseline would, without storing it) and simulates; a window a completed baseline covers exactly
+ * at that granularity is read from the baseline instead, unless `rebuild` (the inventory changed
+ * since). Progress goes to `progress` (0–100).
  */
-export async function simulatePolicy(store: Store, settings: BaselineSettings, policy: Policy, window: { from: number; to: number }, options: { now?: Date; progress?: (percent: number) => void } = {}): Promise<SimulationResult> {
+export async function simulatePolicy(store: Store, settings: BaselineSettings, policy: Policy, window: { from: number; to: number }, options: { now?: Date; progress?: (percent: number) => void; rebuild?: boolean } = {}): Promise<SimulationResult> {
   const from = Math.floor(window.from / HOUR) * HOUR;
   const to = Math.ceil(window.to / HOUR) * HOUR;
   if (to - from > MAX_SIMULATION_DAYS * 86_400) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `a simulation replays at most ${MAX_SIMULATION_DAYS} days (asked ${Math.round((to - from) / 86_400)})`, { status: 400 });
   const params = { from, to, groupBy: policy.groupBy };
   checkParams(params);
+  const simulateOptions = { externals: externalsOf(settings), ...(options.now === undefined ? {} : { now: options.now }) };
+  // A window a baseline already covers at this granularity is read from it: same flows, no rebuild.
+  const stored = options.rebuild === true ? undefined : await getRecord(store.meta, baselineId(params));
+  const storedGraph = stored?.status === 'completed' ? await getGraph(store.meta, stored.id) : undefined;
+  if (stored !== undefined && storedGraph !== undefined) {
+    options.progress?.(100);
+    const result = await simulate(policy, storedGraph, params, (e) => store.baselineHosts(stored.id, e.id, { limit: 10_000 }), simulateOptions);
+    return { ...result, source: { kind: 'baseline', baseline: stored.id } };
+  }
   const { inventory, resolver } = await loadInventory(store, { ...settings.resolver, groupBy: policy.groupBy });
   const built = await buildBaseline(params, { store, inventory, resolver, ...(options.progress === undefined ? {} : { progress: (p) => options.progress?.(p.percent) }) });
   const hosts = new Map<string, typeof built.hosts>();
@@ -109,7 +120,7 @@ export async function simulatePolicy(store: Store, settings: BaselineSettings, p
     if (list === undefined) hosts.set(h.edge, [h]);
     else list.push(h);
   }
-  return simulate(policy, built.graph, params, async (e) => hosts.get(e.id) ?? [], { externals: externalsOf(settings), ...(options.now === undefined ? {} : { now: options.now }) });
+  return { ...(await simulate(policy, built.graph, params, async (e) => hosts.get(e.id) ?? [], simulateOptions)), source: { kind: 'flows' } };
 }
 
 export async function exportPolicy(store: Store, settings: BaselineSettings, policy: Policy, format: ExportFormat, options: { now?: Date } = {}): Promise<Exported> {

@@ -7,7 +7,8 @@
 // its groups, protocol and port (selectors.ts). A rule with a CIDR selector on a side the group
 // does not decide (internet, unlabeled space) is matched against each host pair's address instead.
 // Flows a cloud firewall already rejected are reported apart: enforcing the policy changes nothing
-// for them. Cost: O(E × R) for E edges and R rules, plus the host pairs of undecided edges.
+// for them. Cost: O(E × R) for E edges and R rules, plus reading the host pairs of edges an
+// address decides and of the first MAX_EXAMPLE_EDGES blocked ones (their examples).
 import { parseAddress, prefixContains, parsePrefix, type Prefix } from '../../core/ip.js';
 import type { BaselineHostRow } from '../../store/index.js';
 import type { DependencyEdgeAttributes, GroupNodeAttributes, SerializedBaselineGraph } from '../baseline/index.js';
@@ -17,6 +18,8 @@ import { portMatches, selectorMatchesNode, type Externals } from './selectors.js
 import type { Policy, PortSpec, Protocol, Selector } from './types.js';
 
 const EXAMPLES = 5;
+/** Blocked dependencies that get example hosts (most flows first, scans last); the rest carry counts only. */
+export const MAX_EXAMPLE_EDGES = 1000;
 
 export interface Blocked {
   from: string;
@@ -30,7 +33,7 @@ export interface Blocked {
   lastSeen: string;
   clientHosts: number;
   serverHosts: number;
-  /** Up to five host pairs, most bytes first. */
+  /** Up to five host pairs, most bytes first (empty past the first MAX_EXAMPLE_EDGES blocked dependencies). */
   examples: { client: string; server: string; flows: number; bytes: number }[];
   /** Part of a scan (observe.ts): blocking it is the point. */
   scan: boolean;
@@ -40,6 +43,8 @@ export interface SimulationResult {
   policy: { id: string; version: number };
   window: { from: string; to: string };
   groupBy: string[];
+  /** What was replayed: a stored baseline of exactly this window and granularity, or the flows. */
+  source?: { kind: 'baseline'; baseline: string } | { kind: 'flows' };
   totals: { flows: number; allowedFlows: number; blockedFlows: number; alreadyRejectedFlows: number; edges: number; blockedEdges: number };
   blocked: Blocked[];
   /** Rules (and exceptions) no traffic of the window matched. */
@@ -93,9 +98,10 @@ export async function simulate(
   const edges = graph.edges.map((e) => e.attributes);
   const scanEdges = new Set(findScans(edges, nodes).flatMap((s) => s.edges.map((e) => e.id)));
   const used = new Set<string>();
-  const blocked: Blocked[] = [];
   const totals = { flows: 0, allowedFlows: 0, blockedFlows: 0, alreadyRejectedFlows: 0, edges: edges.length, blockedEdges: 0 };
   const portOk = (a: Allow, e: DependencyEdgeAttributes): boolean => a.protocol === e.protocol && (a.ports.length === 0 || portMatches(a.ports, e.port));
+  // Pass 1: decide every edge; host pairs are read only where an address must decide.
+  const pending: { e: DependencyEdgeAttributes; flows: number; rows: BaselineHostRow[] | undefined; all: boolean }[] = [];
   for (const e of edges) {
     const from = nodes.get(e.from);
     const to = nodes.get(e.to);
@@ -106,60 +112,63 @@ export async function simulate(
     if (accepted <= 0) continue;
     const matching = allows.filter((a) => portOk(a, e) && selectorMatchesNode(a.from, from, options.externals) && selectorMatchesNode(a.to, to, options.externals));
     for (const a of matching) used.add(a.id);
-    let hosts: BaselineHostRow[] | undefined;
-    let blockedRows: BaselineHostRow[] | undefined;
-    if (matching.length === 0) {
-      // Address-level: CIDR rules whose other side and port match, on a side the group cannot decide.
-      const byAddress = allows.filter(
-        (a) =>
-          portOk(a, e) &&
-          ((a.fromPrefix !== undefined && ADDRESS_DECIDED.has(from.kind)) || selectorMatchesNode(a.from, from, options.externals)) &&
-          ((a.toPrefix !== undefined && ADDRESS_DECIDED.has(to.kind)) || selectorMatchesNode(a.to, to, options.externals)) &&
-          (a.fromPrefix !== undefined || a.toPrefix !== undefined),
-      );
-      hosts = await hostsOf(e);
-      if (byAddress.length > 0) {
-        blockedRows = hosts.filter((h) => {
-          const client = parseAddress(h.client);
-          const server = parseAddress(h.server);
-          const hit = byAddress.find((a) => (a.fromPrefix === undefined || prefixContains(a.fromPrefix, client)) && (a.toPrefix === undefined || prefixContains(a.toPrefix, server)));
-          if (hit !== undefined) used.add(hit.id);
-          return hit === undefined;
-        });
-      } else {
-        blockedRows = hosts;
-      }
-    }
-    if (blockedRows === undefined) {
+    if (matching.length > 0) {
       totals.allowedFlows += accepted;
       continue;
     }
-    const rowsFlows = blockedRows.reduce((n, h) => n + h.flows, 0);
-    const allRowsFlows = (hosts ?? []).reduce((n, h) => n + h.flows, 0);
+    // Address-level: CIDR rules whose other side and port match, on a side the group cannot decide.
+    const byAddress = allows.filter(
+      (a) =>
+        portOk(a, e) &&
+        (a.fromPrefix !== undefined || a.toPrefix !== undefined) &&
+        ((a.fromPrefix !== undefined && ADDRESS_DECIDED.has(from.kind)) || selectorMatchesNode(a.from, from, options.externals)) &&
+        ((a.toPrefix !== undefined && ADDRESS_DECIDED.has(to.kind)) || selectorMatchesNode(a.to, to, options.externals)),
+    );
+    if (byAddress.length === 0) {
+      pending.push({ e, flows: accepted, rows: undefined, all: true });
+      continue;
+    }
+    const hosts = await hostsOf(e);
+    const blockedRows = hosts.filter((h) => {
+      const client = parseAddress(h.client);
+      const server = parseAddress(h.server);
+      const hit = byAddress.find((a) => (a.fromPrefix === undefined || prefixContains(a.fromPrefix, client)) && (a.toPrefix === undefined || prefixContains(a.toPrefix, server)));
+      if (hit !== undefined) used.add(hit.id);
+      return hit === undefined;
+    });
+    const allRowsFlows = hosts.reduce((n, h) => n + h.flows, 0);
     // Host pairs carry all flows of the edge; scale to the accepted ones when some were rejected.
-    const blockedFlows = allRowsFlows === 0 ? accepted : Math.round((rowsFlows / allRowsFlows) * accepted);
+    const blockedFlows = allRowsFlows === 0 ? accepted : Math.round((blockedRows.reduce((n, h) => n + h.flows, 0) / allRowsFlows) * accepted);
     totals.allowedFlows += accepted - blockedFlows;
-    if (blockedFlows === 0) continue;
-    totals.blockedFlows += blockedFlows;
+    if (blockedFlows > 0) pending.push({ e, flows: blockedFlows, rows: blockedRows, all: blockedRows.length === hosts.length });
+  }
+  const order = (a: { e: DependencyEdgeAttributes; flows: number }, b: { e: DependencyEdgeAttributes; flows: number }): number =>
+    Number(scanEdges.has(a.e.id)) - Number(scanEdges.has(b.e.id)) || b.flows - a.flows || (a.e.from < b.e.from ? -1 : a.e.from > b.e.from ? 1 : a.e.to < b.e.to ? -1 : a.e.to > b.e.to ? 1 : a.e.port - b.e.port);
+  pending.sort(order);
+  // Pass 2: examples for the first MAX_EXAMPLE_EDGES blocked dependencies (a scan blocks thousands).
+  const blocked: Blocked[] = [];
+  for (const [i, p] of pending.entries()) {
+    const rows = p.rows ?? (i < MAX_EXAMPLE_EDGES ? await hostsOf(p.e) : []);
+    const e = p.e;
+    totals.blockedFlows += p.flows;
     totals.blockedEdges++;
-    const examples = [...blockedRows].sort((a, b) => b.bytes - a.bytes || (a.client < b.client ? -1 : 1)).slice(0, EXAMPLES);
+    const examples = [...rows].sort((a, b) => b.bytes - a.bytes || (a.client < b.client ? -1 : 1)).slice(0, EXAMPLES);
     blocked.push({
       from: e.from,
       to: e.to,
       protocol: e.protocol,
       port: e.port,
-      flows: blockedFlows,
-      bytes: blockedRows.length === (hosts ?? []).length ? e.bytes : blockedRows.reduce((n, h) => n + h.bytes, 0),
+      flows: p.flows,
+      bytes: p.all ? e.bytes : rows.reduce((n, h) => n + h.bytes, 0),
       daysSeen: e.daysSeen,
       firstSeen: e.firstSeen,
       lastSeen: e.lastSeen,
-      clientHosts: new Set(blockedRows.map((h) => h.client)).size || e.clientHosts,
-      serverHosts: new Set(blockedRows.map((h) => h.server)).size || e.serverHosts,
+      clientHosts: p.all ? e.clientHosts : new Set(rows.map((h) => h.client)).size,
+      serverHosts: p.all ? e.serverHosts : new Set(rows.map((h) => h.server)).size,
       examples: examples.map((h) => ({ client: h.client, server: h.server, flows: h.flows, bytes: h.bytes })),
       scan: scanEdges.has(e.id),
     });
   }
-  blocked.sort((a, b) => Number(a.scan) - Number(b.scan) || b.flows - a.flows || (a.from < b.from ? -1 : a.from > b.from ? 1 : a.to < b.to ? -1 : a.to > b.to ? 1 : a.port - b.port));
   return {
     policy: { id: policy.id, version: policy.version },
     window: { from: new Date(window.from * 1000).toISOString(), to: new Date(window.to * 1000).toISOString() },

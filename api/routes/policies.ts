@@ -221,14 +221,23 @@ export function policyRoutes(store: Store, settings: BaselineSettings): FastifyP
       async (request) => removeException(store.meta, request.params.id, request.params.exception),
     );
 
-    app.post<{ Params: { id: string }; Body: { from?: string; to?: string; days?: number } }>(
+    app.post<{ Params: { id: string }; Body: { from?: string; to?: string; days?: number; rebuild?: boolean } }>(
       '/api/v1/policies/:id/simulate',
       {
         schema: {
           tags: ['policies'],
           summary: 'Audit simulation: replay a window (default the last 7 days) against the policy; what would be blocked, which rules nothing used',
           params: policyId,
-          body: { type: 'object', additionalProperties: false, properties: { from: { type: 'string', maxLength: 64 }, to: { type: 'string', maxLength: 64 }, days: { type: 'integer', minimum: 1, maximum: 92 } } },
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              from: { type: 'string', maxLength: 64 },
+              to: { type: 'string', maxLength: 64 },
+              days: { type: 'integer', minimum: 1, maximum: 92 },
+              rebuild: { type: 'boolean', description: 'replay the flows even when a baseline covers exactly this window (the inventory changed since)' },
+            },
+          },
           response: { 200: loose },
         },
       },
@@ -237,7 +246,7 @@ export function policyRoutes(store: Store, settings: BaselineSettings): FastifyP
         const body = request.body ?? {};
         const to = body.to === undefined ? Math.floor(Date.now() / 1000 / 3600) * 3600 : parseTimeParam(body.to, 'to');
         const from = body.from === undefined ? to - (body.days ?? 7) * DAY : parseTimeParam(body.from, 'from');
-        return simulatePolicy(store, settings, policy, { from, to });
+        return simulatePolicy(store, settings, policy, { from, to }, body.rebuild === true ? { rebuild: true } : {});
       },
     );
 
