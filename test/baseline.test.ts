@@ -17,7 +17,7 @@ import { baselineId, getGraph, runBaseline, type BaselineSettings, type Serializ
 import type { FlowRecord } from '../core/flow.js';
 import { formatAddress } from '../core/ip.js';
 import { silentLogger } from '../core/logger.js';
-import { createFromRecommendation, findingsFor, importIntents, parseIntentsText, recommendationFor, simulatePolicy } from '../analyzer/policy/index.js';
+import { blastFor, createFromRecommendation, findingsFor, importIntents, parseIntentsText, recommendationFor, simulatePolicy } from '../analyzer/policy/index.js';
 import { buildEstate, intentsJson, type SimulatedEstate } from '../simulator/index.js';
 import { createClickHouseStore } from '../store/clickhouse/adapter.js';
 import { createDuckDBStore, type Store } from '../store/index.js';
@@ -175,6 +175,9 @@ async function checkPolicy(state: Loaded, t: { diagnostic(message: string): void
   assert.deepEqual(unexplained.map((b) => `${b.from} -> ${b.to} ${b.protocol}/${b.port} (${b.flows} flows)`), []);
   assert.ok(result.blocked.some((b) => b.scan), 'the scan is blocked');
   assert.equal(result.blocked.filter((b) => !b.scan).length, oneOffs.length, 'each one-off session is blocked');
+  const blast = await blastFor(store, s, id, policy.id);
+  assert.ok(blast.totals.policy <= blast.totals.observed && blast.totals.observed < blast.totals.flat, JSON.stringify(blast.totals));
+  t.diagnostic(`${estate.scenario} blast radius: ${blast.workloads} workloads reach ${blast.totals.flat} workload pairs flat, ${blast.totals.observed} over the observed graph, ${blast.totals.policy} with the policy: ${(blast.reduction * 100).toFixed(1)} % less than flat`);
   t.diagnostic(`${estate.scenario} audit, same window: ${result.totals.blockedFlows} of ${result.totals.flows} flows blocked (${result.blocked.filter((b) => b.scan).length} scan edges, ${oneOffs.length} one-off sessions), ${result.totals.alreadyRejectedFlows} already rejected by the cloud, ${result.unusedRules.length} rules unused`);
 }
 

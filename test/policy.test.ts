@@ -34,6 +34,7 @@ import { policyRoutes } from '../api/routes/policies.js';
 import { silentLogger } from '../core/logger.js';
 import { createEstate, intentsJson, parseScenario, SMALL, type SimulatedEstate } from '../simulator/index.js';
 import { createDuckDBStore, type Store } from '../store/index.js';
+import { calicoSchemaErrors } from '../analyzer/policy/export/testing.js';
 import { loadEstate } from './baseline-truth.js';
 
 const root = join(import.meta.dirname, '..');
@@ -128,7 +129,7 @@ describe('policies over 35 days of the small scenario, a new dependency from day
     assert.equal(reported[0]?.evidence.owner, 'team-shop');
   });
 
-  it("renders the recommended policy for real: nft -c accepts it, the Kubernetes and Cilium policies validate, Terraform references only what it defines", async () => {
+  it('renders the recommended policy for real: nft -c accepts it, the Kubernetes, Cilium and Calico policies validate, Terraform references only what it defines', async () => {
     const nft = await exportPolicy(store, settings, policy, 'nftables');
     const file = join(dir, 'policy.nft');
     writeFileSync(file, nft.text);
@@ -146,6 +147,9 @@ describe('policies over 35 days of the small scenario, a new dependency from day
     assert.ok(docs.some((d) => JSON.stringify(d).includes('"podSelector":{}') && (d.metadata as { namespace?: string }).namespace === 'catalog'), 'default deny in the catalog namespace');
     const cilium = YAML.parseAllDocuments((await exportPolicy(store, settings, policy, 'cilium')).text).map((d) => d.toJS() as Record<string, unknown>);
     for (const doc of cilium) new CiliumNetworkPolicy(doc as never).validate();
+    const calico = YAML.parseAllDocuments((await exportPolicy(store, settings, policy, 'calico')).text).map((d) => d.toJS() as Record<string, unknown>);
+    assert.ok(calico.some((d) => d.kind === 'GlobalNetworkPolicy') && calico.some((d) => d.kind === 'NetworkPolicy'), 'VM groups as global policies, pods as namespaced ones');
+    for (const doc of calico) assert.deepEqual(calicoSchemaErrors(doc), [], JSON.stringify(doc.metadata));
     const specifier = '@cdktn/hcl2json';
     const hcl = (await import(specifier)) as { parse(name: string, text: string): Promise<{ resource?: Record<string, Record<string, unknown>> }> };
     const aws = await hcl.parse('main.tf', (await exportPolicy(store, settings, policy, 'aws-sg')).text);

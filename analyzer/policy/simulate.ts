@@ -19,7 +19,9 @@ import type { Policy, PortSpec, Protocol, Selector } from './types.js';
 
 const EXAMPLES = 5;
 /** Blocked dependencies that get example hosts (most flows first, scans last); the rest carry counts only. */
-export const MAX_EXAMPLE_EDGES = 1000;
+export const MAX_EXAMPLE_EDGES = 200;
+/** Host-pair reads in flight at once (each is a query when they come from a stored baseline). */
+const EXAMPLE_READS = 8;
 
 export interface Blocked {
   from: string;
@@ -145,10 +147,18 @@ export async function simulate(
   const order = (a: { e: DependencyEdgeAttributes; flows: number }, b: { e: DependencyEdgeAttributes; flows: number }): number =>
     Number(scanEdges.has(a.e.id)) - Number(scanEdges.has(b.e.id)) || b.flows - a.flows || (a.e.from < b.e.from ? -1 : a.e.from > b.e.from ? 1 : a.e.to < b.e.to ? -1 : a.e.to > b.e.to ? 1 : a.e.port - b.e.port);
   pending.sort(order);
-  // Pass 2: examples for the first MAX_EXAMPLE_EDGES blocked dependencies (a scan blocks thousands).
+  // Pass 2: examples for the first MAX_EXAMPLE_EDGES blocked dependencies (a scan blocks thousands),
+  // read EXAMPLE_READS at a time.
+  const exampleRows = new Map<number, BaselineHostRow[]>();
+  const wanted = pending.flatMap((p, i) => (p.rows === undefined && i < MAX_EXAMPLE_EDGES ? [i] : []));
+  for (let k = 0; k < wanted.length; k += EXAMPLE_READS) {
+    const batch = wanted.slice(k, k + EXAMPLE_READS);
+    const rows = await Promise.all(batch.map((i) => hostsOf((pending[i] as (typeof pending)[number]).e)));
+    batch.forEach((i, j) => exampleRows.set(i, rows[j] ?? []));
+  }
   const blocked: Blocked[] = [];
   for (const [i, p] of pending.entries()) {
-    const rows = p.rows ?? (i < MAX_EXAMPLE_EDGES ? await hostsOf(p.e) : []);
+    const rows = p.rows ?? exampleRows.get(i) ?? [];
     const e = p.e;
     totals.blockedFlows += p.flows;
     totals.blockedEdges++;

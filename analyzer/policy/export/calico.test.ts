@@ -1,40 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Ajv, type AnySchemaObject, type ValidateFunction } from 'ajv';
-import formatsPlugin from 'ajv-formats';
 import { renderExport } from './index.js';
-import { assertCanonicalCidr, exportFixture, GROUPS, parseManifests, unknownKeys, type KeyTree } from './testing.js';
+import { assertCanonicalCidr, calicoSchemaErrors, exportFixture, GROUPS, parseManifests, unknownKeys, type KeyTree } from './testing.js';
+
+const schemaErrors = (doc: Doc): string[] => calicoSchemaErrors(doc);
 import type { ExportGroup, ExportInput } from '../types.js';
-
-// ---- The vendored CRD schemas (testdata/calico/README.md), closed to unknown keys ----
-
-/**
- * The API server prunes fields a structural schema does not name and `kubectl apply` (strict field
- * validation) rejects them; ajv sees no `additionalProperties` and would accept them, so every
- * object schema that lists its properties is closed here.
- */
-function closed(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(closed);
-  if (schema === null || typeof schema !== 'object') return schema;
-  const out = Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, k === 'x-kubernetes-validations' ? v : closed(v)])) as AnySchemaObject;
-  if (out.properties !== undefined && out.additionalProperties === undefined && out['x-kubernetes-preserve-unknown-fields'] !== true) out.additionalProperties = false;
-  return out;
-}
-
-const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false });
-(formatsPlugin as unknown as (a: Ajv) => Ajv)(ajv);
-// Kubernetes' extensions: no meaning to JSON Schema (the CEL rules that matter are checked below).
-for (const keyword of ['x-kubernetes-int-or-string', 'x-kubernetes-list-type', 'x-kubernetes-validations', 'x-kubernetes-preserve-unknown-fields']) ajv.addKeyword(keyword);
-const schema = (file: string): ValidateFunction => ajv.compile(closed(JSON.parse(readFileSync(join(import.meta.dirname, 'testdata', 'calico', file), 'utf8'))) as AnySchemaObject);
-const VALIDATORS: Record<string, ValidateFunction> = { NetworkPolicy: schema('networkpolicy.schema.json'), GlobalNetworkPolicy: schema('globalnetworkpolicy.schema.json') };
-
-function schemaErrors(doc: Doc): string[] {
-  const validate = VALIDATORS[doc.kind];
-  assert.ok(validate, `kind ${doc.kind} is a Calico policy kind`);
-  return validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
-}
 
 // ---- Calico selector expressions: the subset flowmap writes, parsed and evaluated ----
 

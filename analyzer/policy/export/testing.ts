@@ -7,6 +7,10 @@
 //   db-prod ─tcp/5433─▶ db-prod (intra-group)      db-prod ─icmp─▶ shop-api
 //   workload backup-01 ─tcp/9102─▶ db-prod         reports-prod (no addresses) ─tcp/5432─▶ db-prod
 //   10.20.0.0/16 ─tcp/3389─▶ erp-prod (exception)  internet ─tcp/443─▶ erp-prod (IPv6 too)
+import { Ajv, type AnySchemaObject, type ValidateFunction } from 'ajv';
+import formatsPlugin from 'ajv-formats';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import YAML from 'yaml';
 import { formatPrefix, parsePrefix } from '../../../core/ip.js';
@@ -163,4 +167,36 @@ export function findManifest<D extends { metadata: { namespace?: string; name?: 
   const found = docs.find((d) => d.metadata.namespace === namespace && d.metadata.name === name);
   assert.ok(found, `${namespace}/${name} exists`);
   return found;
+}
+
+// ---- The vendored Calico CRD schemas (testdata/calico/README.md), closed to unknown keys ----
+
+/**
+ * The API server prunes fields a structural schema does not name and `kubectl apply` (strict field
+ * validation) rejects them; ajv sees no `additionalProperties` and would accept them, so every
+ * object schema that lists its properties is closed here.
+ */
+function closed(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(closed);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out = Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, k === 'x-kubernetes-validations' ? v : closed(v)])) as AnySchemaObject;
+  if (out.properties !== undefined && out.additionalProperties === undefined && out['x-kubernetes-preserve-unknown-fields'] !== true) out.additionalProperties = false;
+  return out;
+}
+
+let calicoValidators: Record<string, ValidateFunction> | undefined;
+
+/** What the Calico CRD schema of the document's kind refuses (empty: valid). The CEL rules are not evaluated here. */
+export function calicoSchemaErrors(doc: { kind?: unknown }): string[] {
+  if (calicoValidators === undefined) {
+    const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false });
+    (formatsPlugin as unknown as (a: Ajv) => Ajv)(ajv);
+    // Kubernetes' extensions have no meaning to JSON Schema.
+    for (const keyword of ['x-kubernetes-int-or-string', 'x-kubernetes-list-type', 'x-kubernetes-validations', 'x-kubernetes-preserve-unknown-fields']) ajv.addKeyword(keyword);
+    const schema = (file: string): ValidateFunction => ajv.compile(closed(JSON.parse(readFileSync(join(import.meta.dirname, 'testdata', 'calico', file), 'utf8'))) as AnySchemaObject);
+    calicoValidators = { NetworkPolicy: schema('networkpolicy.schema.json'), GlobalNetworkPolicy: schema('globalnetworkpolicy.schema.json') };
+  }
+  const validate = calicoValidators[String(doc.kind)];
+  assert.ok(validate, `kind ${String(doc.kind)} is a Calico policy kind`);
+  return validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
 }
