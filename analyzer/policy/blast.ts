@@ -5,11 +5,13 @@
 //   policy:   over the edges the policy allows (its rules and exceptions in force).
 // Workloads are the hosts of the graph's label and workload groups; a group's hosts share its
 // answer, so the work is per group: a breadth-first search from each over the group graph, O(G ×
-// (G + E)). A group reaches its own other hosts only through an intra-group edge or rule.
+// (G + E)); a rule's groups come from group-index.ts. A group reaches its own other hosts only
+// through an intra-group edge or rule.
 // The estate-wide reduction is 1 − (Σ policy reach) / (Σ flat reach).
 import type { GroupNodeAttributes, SerializedBaselineGraph } from '../baseline/index.js';
 import { activeExceptions } from './repository.js';
-import { selectorMatchesNode, type Externals } from './selectors.js';
+import { GroupIndex } from './group-index.js';
+import type { Externals } from './selectors.js';
 import type { Policy } from './types.js';
 
 export interface GroupBlast {
@@ -77,13 +79,14 @@ export function blastRadius(graph: SerializedBaselineGraph, policy: Policy | und
       if (a !== undefined && b !== undefined && e.flows > e.rejectedFlows) yield [a, b];
     }
   };
+  const selected = new GroupIndex(internal, options.externals);
   const policyPairs = function* (): Generator<[number, number]> {
     if (policy === undefined) return;
     const allows = [...policy.rules, ...activeExceptions(policy, options.now)];
     for (const a of allows) {
-      const froms = internal.flatMap((n, i) => (selectorMatchesNode(a.from, n, options.externals) ? [i] : []));
+      const froms = selected.matching(a.from);
       if (froms.length === 0) continue;
-      const tos = internal.flatMap((n, i) => (selectorMatchesNode(a.to, n, options.externals) ? [i] : []));
+      const tos = selected.matching(a.to);
       for (const f of froms) for (const t of tos) yield [f, t];
     }
   };

@@ -23,7 +23,8 @@ import type { BaselineDiff, DependencyEdgeAttributes, GroupNodeAttributes, Seria
 import { classify, fanOuts } from './classify.js';
 import { EPHEMERAL_FIRST, merge, type Scan } from './observe.js';
 import type { Analysis, Judged } from './recommend.js';
-import { describePorts, describeSelector, portCount, portMatches, portsKey, selectorKey, selectorMatchesNode, selectorOfNode, type Externals } from './selectors.js';
+import { EdgeIndex, GroupIndex } from './group-index.js';
+import { describePorts, describeSelector, portCount, portsKey, selectorKey, selectorOfNode, type Externals } from './selectors.js';
 import type { Category, Finding, FindingKind, Policy, PolicyRule, PortSpec, Selector, Severity } from './types.js';
 
 export const DEFAULT_UNUSED_DAYS = 30;
@@ -204,22 +205,12 @@ function drift(diff: BaselineDiff, current: SerializedBaselineGraph, previous: S
   return out;
 }
 
-/** The baseline edges a rule allows (group matching; see selectors.ts). O(E) per rule. */
-export function edgesOfRule(rule: Pick<PolicyRule, 'from' | 'to' | 'protocol' | 'ports'>, graph: SerializedBaselineGraph, nodes: ReadonlyMap<string, GroupNodeAttributes>, externals?: Externals): DependencyEdgeAttributes[] {
-  const out: DependencyEdgeAttributes[] = [];
-  for (const { attributes: e } of graph.edges) {
-    if (e.protocol !== rule.protocol) continue;
-    if (rule.ports.length > 0 && !portMatches(rule.ports, e.port)) continue;
-    const from = nodes.get(e.from);
-    const to = nodes.get(e.to);
-    if (from === undefined || to === undefined) continue;
-    if (selectorMatchesNode(rule.from, from, externals) && selectorMatchesNode(rule.to, to, externals)) out.push(e);
-  }
-  return out;
+/** The baseline edges a rule allows (group matching; see selectors.ts). Builds the indexes: for one rule; `EdgeIndex` for many. */
+export function edgesOfRule(rule: Pick<PolicyRule, 'from' | 'to' | 'protocol' | 'ports'>, graph: SerializedBaselineGraph, externals?: Externals): DependencyEdgeAttributes[] {
+  return new EdgeIndex(graph, new GroupIndex(graph.nodes.map((n) => n.attributes), externals)).allowedBy(rule);
 }
 
-function unusedRules(policies: readonly Policy[], graph: SerializedBaselineGraph, window: { from: number; to: number }, unusedDays: number, baseline: string, externals?: Externals): Finding[] {
-  const nodes = new Map(graph.nodes.map((n) => [n.key, n.attributes]));
+function unusedRules(policies: readonly Policy[], edges: EdgeIndex, window: { from: number; to: number }, unusedDays: number, baseline: string): Finding[] {
   const since = Math.max(window.from, window.to - unusedDays * 86_400);
   const days = Math.round((window.to - since) / 86_400);
   const out: Finding[] = [];
@@ -227,7 +218,7 @@ function unusedRules(policies: readonly Policy[], graph: SerializedBaselineGraph
     const active = policy.rollout.filter((s) => s.state !== 'draft').map((s) => s.env);
     if (active.length === 0) continue;
     for (const rule of policy.rules) {
-      const hits = edgesOfRule(rule, graph, nodes, externals).filter((e) => Date.parse(e.lastSeen) / 1000 >= since);
+      const hits = edges.allowedBy(rule).filter((e) => Date.parse(e.lastSeen) / 1000 >= since);
       if (hits.length > 0) continue;
       out.push({
         id: findingId('unused-rule', undefined, rule.from, rule.to, rule.protocol, rule.ports, `${policy.id}:${rule.id}`),
@@ -249,7 +240,7 @@ function unusedRules(policies: readonly Policy[], graph: SerializedBaselineGraph
 }
 
 /** Why a rule opens more than it should, or undefined. */
-export function broadness(rule: Pick<PolicyRule, 'from' | 'to' | 'protocol' | 'ports' | 'flags'>, graph: SerializedBaselineGraph | undefined, externals?: Externals): { severity: Severity; reasons: string[] } | undefined {
+export function broadness(rule: Pick<PolicyRule, 'from' | 'to' | 'protocol' | 'ports' | 'flags'>, edges: EdgeIndex | undefined): { severity: Severity; reasons: string[] } | undefined {
   const reasons: string[] = [];
   let severity: Severity = 'medium';
   const wide = (s: Selector): boolean => s.cidr !== undefined && /\/(\d+)$/.test(s.cidr) && Number(/\/(\d+)$/.exec(s.cidr)?.[1]) <= (s.cidr.includes(':') ? 16 : 8);
@@ -267,11 +258,10 @@ export function broadness(rule: Pick<PolicyRule, 'from' | 'to' | 'protocol' | 'p
   const ranges = rule.ports.filter((p): p is { first: number; last: number } => typeof p !== 'number');
   if (ranges.length > 0 && !rule.flags.includes('dynamic-range')) reasons.push(`port range${ranges.length > 1 ? 's' : ''} ${ranges.map((r) => `${r.first}-${r.last}`).join(', ')} (${count.toLocaleString('en-US')} ports) without a dynamic-range reason`);
   if (ranges.some((r) => r.last >= EPHEMERAL_FIRST && r.first < EPHEMERAL_FIRST)) reasons.push('the range reaches into the ports clients use as ephemeral source ports');
-  if (graph !== undefined) {
-    const nodes = new Map(graph.nodes.map((n) => [n.key, n.attributes]));
-    const matchedFrom = graph.nodes.filter((n) => selectorMatchesNode(rule.from, n.attributes, externals)).length;
-    const matchedTo = graph.nodes.filter((n) => selectorMatchesNode(rule.to, n.attributes, externals)).length;
-    const hits = edgesOfRule(rule, graph, nodes, externals);
+  if (edges !== undefined) {
+    const matchedFrom = edges.groups.matching(rule.from).length;
+    const matchedTo = edges.groups.matching(rule.to).length;
+    const hits = edges.allowedBy(rule);
     if (matchedTo >= 5 && matchedFrom >= 5) reasons.push(`it matches ${matchedFrom} client groups and ${matchedTo} server groups of the baseline`);
     const usedPorts = new Set(hits.map((e) => e.port));
     if (count > 1 && count <= 1024 && usedPorts.size < count && !rule.flags.includes('dynamic-range')) {
@@ -282,11 +272,11 @@ export function broadness(rule: Pick<PolicyRule, 'from' | 'to' | 'protocol' | 'p
   return reasons.length === 0 ? undefined : { severity, reasons };
 }
 
-function broadRules(policies: readonly Policy[], graph: SerializedBaselineGraph | undefined, baseline: string | undefined, externals?: Externals): Finding[] {
+function broadRules(policies: readonly Policy[], edges: EdgeIndex | undefined, baseline: string | undefined): Finding[] {
   const out: Finding[] = [];
   for (const policy of policies) {
     for (const rule of policy.rules) {
-      const broad = broadness(rule, graph, externals);
+      const broad = broadness(rule, edges);
       if (broad === undefined) continue;
       out.push({
         id: findingId('broad-rule', undefined, rule.from, rule.to, rule.protocol, rule.ports, `${policy.id}:${rule.id}`),
@@ -343,12 +333,13 @@ export function computeFindings(input: FindingsInput): Finding[] {
   const now = input.now ?? new Date();
   const out: Finding[] = [];
   const b = input.baseline;
-  if (b !== undefined) {
+  const edges = b === undefined ? undefined : new EdgeIndex(b.graph, new GroupIndex(b.graph.nodes.map((n) => n.attributes), input.externals));
+  if (b !== undefined && edges !== undefined) {
     out.push(...undocumented(b.analysis, b.id));
     if (input.previous !== undefined) out.push(...drift(input.previous.diff, b.graph, input.previous.graph, b.analysis, b.id, input.previous.id));
-    out.push(...unusedRules(input.policies, b.graph, b.window, input.unusedDays ?? DEFAULT_UNUSED_DAYS, b.id, input.externals));
+    out.push(...unusedRules(input.policies, edges, b.window, input.unusedDays ?? DEFAULT_UNUSED_DAYS, b.id));
   }
-  out.push(...broadRules(input.policies, b?.graph, b?.id, input.externals));
+  out.push(...broadRules(input.policies, edges, b?.id));
   out.push(...expiredExceptions(input.policies, now));
   return out.sort((x, y) => SEVERITY_ORDER[x.severity] - SEVERITY_ORDER[y.severity] || (x.kind < y.kind ? -1 : x.kind > y.kind ? 1 : 0) || ((x.category ?? '') < (y.category ?? '') ? -1 : (x.category ?? '') > (y.category ?? '') ? 1 : 0) || (x.id < y.id ? -1 : 1));
 }

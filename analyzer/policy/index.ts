@@ -10,6 +10,7 @@ export * from './selectors.js';
 export type * from './types.js';
 export { CATEGORIES, EXPORT_FORMATS, FINDING_KINDS, POLICY_STATES, SEVERITIES } from './types.js';
 export { blastRadius, type BlastRadius, type GroupBlast } from './blast.js';
+export { EdgeIndex, GroupIndex } from './group-index.js';
 export { exportInput } from './context.js';
 export { renderExport } from './export/index.js';
 export {

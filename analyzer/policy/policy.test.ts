@@ -15,8 +15,10 @@ import {
   blastRadius,
   computeFindings,
   createFromRecommendation,
+  EdgeIndex,
   editRules,
   getPolicy,
+  GroupIndex,
   importIntents,
   importPolicy,
   listIntents,
@@ -269,5 +271,54 @@ describe('blast radius', () => {
     assert.deepEqual(r.totals, { flat: 90, observed: 28, policy: 6 });
     assert.equal(r.reduction, Number((1 - 6 / 90).toFixed(4)));
     assert.deepEqual(r.groups.find((g) => g.group === 'app=a'), { group: 'app=a', hosts: 2, flat: 9, observed: 8, policy: 3 });
+  });
+});
+
+describe('group and edge indexes', () => {
+  // Random estates: label groups over app × env × tier (some without tier), unlabeled subnets, a
+  // named range and the internet; random selectors of every shape. The index must answer exactly
+  // what testing every group and every edge with selectorMatchesNode answers.
+  it('give the same groups and edges as testing every one, for random graphs and selectors', () => {
+    let seed = 7;
+    const rnd = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const apps = ['a', 'b', 'c', 'd'];
+    const envs = ['prod', 'dev'];
+    const tiers = ['web', 'db'];
+    const externals = new Map([['saas', parsePrefix('198.51.100.0/24')]]);
+    for (let round = 0; round < 20; round++) {
+      const nodes = [internet, saas, specialNode('unlabeled', 'unlabeled', '10.9.9.0/24'), specialNode('unlabeled', 'unlabeled', '10.8.0.0/24')];
+      for (const app of apps) for (const env of envs) nodes.push(rnd(3) === 0 ? labelsNode({ app, env }) : labelsNode({ app, env, tier: tiers[rnd(2)] as string }));
+      const unique = [...new Map(nodes.map((n) => [n.key, n])).values()];
+      const edges = Array.from({ length: 60 }, () => edge(unique[rnd(unique.length)] as typeof web, unique[rnd(unique.length)] as typeof web, [22, 443, 5432, 8080][rnd(4)] as number, { proto: rnd(5) === 0 ? 17 : 6 }));
+      const graph = graphOf(unique, [...new Map(edges.map((e) => [e.id, e])).values()]);
+      const groups = new GroupIndex(unique, externals);
+      const index = new EdgeIndex(graph, groups);
+      const selectors: Record<string, string>[] = [
+        { app: apps[rnd(4)] as string },
+        { app: apps[rnd(4)] as string, env: envs[rnd(2)] as string },
+        { env: envs[rnd(2)] as string, tier: tiers[rnd(2)] as string },
+        { group: 'internet' },
+        { group: 'saas' },
+        { group: 'unlabeled' },
+        { cidr: ['10.0.0.0/8', '10.9.9.0/24', '198.51.0.0/16', '0.0.0.0/0'][rnd(4)] as string },
+        { app: 'nowhere' },
+      ];
+      for (const s of selectors) {
+        const brute = unique.flatMap((n, i) => (selectorMatchesNode(s, n, externals) ? [i] : []));
+        assert.deepEqual(groups.matching(s), brute, JSON.stringify(s));
+      }
+      for (const from of selectors) {
+        for (const to of selectors) {
+          const rule = { from, to, protocol: rnd(4) === 0 ? 'udp' : 'tcp', ports: rnd(3) === 0 ? [] : [[22, 443, 5432, 8080][rnd(4)] as number] };
+          const brute = graph.edges
+            .map((x) => x.attributes)
+            .filter((e) => e.protocol === rule.protocol && (rule.ports.length === 0 || rule.ports.includes(e.port)) && selectorMatchesNode(from, unique.find((n) => n.key === e.from) as typeof web, externals) && selectorMatchesNode(to, unique.find((n) => n.key === e.to) as typeof web, externals));
+          assert.deepEqual(index.allowedBy(rule).map((e) => e.id).sort(), brute.map((e) => e.id).sort(), JSON.stringify(rule));
+        }
+      }
+    }
   });
 });

@@ -4,14 +4,15 @@
 //
 // The traffic is the window's dependency graph at the policy's granularity (built like a baseline,
 // not stored) and its host pairs. An edge is allowed when a rule or an exception in force matches
-// its groups, protocol and port (selectors.ts). A rule with a CIDR selector on a side the group
+// its groups, protocol and port (selectors.ts, through group-index.ts). A rule with a CIDR selector on a side the group
 // does not decide (internet, unlabeled space) is matched against each host pair's address instead.
 // Flows a cloud firewall already rejected are reported apart: enforcing the policy changes nothing
-// for them. Cost: O(E × R) for E edges and R rules, plus reading the host pairs of edges an
+// for them. Cost: O(E + Σ groups a rule's two sides cover, multiplied) for E edges, plus reading the host pairs of edges an
 // address decides and of the first MAX_EXAMPLE_EDGES blocked ones (their examples).
 import { parseAddress, prefixContains, parsePrefix, type Prefix } from '../../core/ip.js';
 import type { BaselineHostRow } from '../../store/index.js';
 import type { DependencyEdgeAttributes, GroupNodeAttributes, SerializedBaselineGraph } from '../baseline/index.js';
+import { GroupIndex } from './group-index.js';
 import { findScans } from './observe.js';
 import { activeExceptions } from './repository.js';
 import { portMatches, selectorMatchesNode, type Externals } from './selectors.js';
@@ -98,6 +99,21 @@ export async function simulate(
   });
   const nodes = new Map<string, GroupNodeAttributes>(graph.nodes.map((n) => [n.key, n.attributes]));
   const edges = graph.edges.map((e) => e.attributes);
+  // The allows of each (client group, server group) pair, and those with a CIDR side.
+  const groups = new GroupIndex(graph.nodes.map((n) => n.attributes), options.externals);
+  const n = groups.nodes.length;
+  const byPair = new Map<number, Allow[]>();
+  for (const a of allows) {
+    const tos = groups.matching(a.to);
+    for (const f of groups.matching(a.from)) {
+      for (const t of tos) {
+        const list = byPair.get(f * n + t);
+        if (list === undefined) byPair.set(f * n + t, [a]);
+        else list.push(a);
+      }
+    }
+  }
+  const cidrAllows = allows.filter((a) => a.fromPrefix !== undefined || a.toPrefix !== undefined);
   const scanEdges = new Set(findScans(edges, nodes).flatMap((s) => s.edges.map((e) => e.id)));
   const used = new Set<string>();
   const totals = { flows: 0, allowedFlows: 0, blockedFlows: 0, alreadyRejectedFlows: 0, edges: edges.length, blockedEdges: 0 };
@@ -112,17 +128,16 @@ export async function simulate(
     totals.flows += e.flows;
     totals.alreadyRejectedFlows += e.rejectedFlows;
     if (accepted <= 0) continue;
-    const matching = allows.filter((a) => portOk(a, e) && selectorMatchesNode(a.from, from, options.externals) && selectorMatchesNode(a.to, to, options.externals));
+    const matching = (byPair.get((groups.indexOf(e.from) ?? 0) * n + (groups.indexOf(e.to) ?? 0)) ?? []).filter((a) => portOk(a, e));
     for (const a of matching) used.add(a.id);
     if (matching.length > 0) {
       totals.allowedFlows += accepted;
       continue;
     }
     // Address-level: CIDR rules whose other side and port match, on a side the group cannot decide.
-    const byAddress = allows.filter(
+    const byAddress = cidrAllows.filter(
       (a) =>
         portOk(a, e) &&
-        (a.fromPrefix !== undefined || a.toPrefix !== undefined) &&
         ((a.fromPrefix !== undefined && ADDRESS_DECIDED.has(from.kind)) || selectorMatchesNode(a.from, from, options.externals)) &&
         ((a.toPrefix !== undefined && ADDRESS_DECIDED.has(to.kind)) || selectorMatchesNode(a.to, to, options.externals)),
     );
