@@ -24,7 +24,7 @@ import { classify, fanOuts } from './classify.js';
 import { EPHEMERAL_FIRST, merge, type Scan } from './observe.js';
 import type { Analysis, Judged } from './recommend.js';
 import { EdgeIndex, GroupIndex } from './group-index.js';
-import { describePorts, describeSelector, portCount, portsKey, selectorKey, selectorOfNode, type Externals } from './selectors.js';
+import { describePorts, describeSelector, maxOf, portCount, portsKey, selectorKey, selectorOfNode, type Externals } from './selectors.js';
 import type { Category, Finding, FindingKind, Policy, PolicyRule, PortSpec, Selector, Severity } from './types.js';
 
 export const DEFAULT_UNUSED_DAYS = 30;
@@ -126,10 +126,10 @@ function scanFinding(s: Scan, baseline: string): Finding {
     evidence: {
       flows: s.flows,
       bytes: s.bytes,
-      daysSeen: Math.max(...s.edges.map((e) => e.daysSeen)),
+      daysSeen: maxOf(s.edges, (e) => e.daysSeen),
       firstSeen: iso(s.firstSeen),
       lastSeen: iso(s.lastSeen),
-      clientHosts: Math.max(...s.edges.map((e) => e.clientHosts)),
+      clientHosts: maxOf(s.edges, (e) => e.clientHosts),
       serverHosts: s.serverHosts,
       edges: s.edges.length,
       serverGroups: s.serverGroups,

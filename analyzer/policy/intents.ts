@@ -11,19 +11,24 @@ import { z } from 'zod';
 import { FlowmapError } from '../../core/errors.js';
 import type { JsonValue, MetaStore } from '../../store/index.js';
 import type { GroupNodeAttributes } from '../baseline/index.js';
-import { portMatches, portsKey, PortSchema, ProtocolSchema, selectorKey, selectorMatchesNode, SelectorSchema, sortPorts, type Externals } from './selectors.js';
+import { portMatches, portsKey, portsProblem, PortSchema, ProtocolSchema, selectorKey, selectorMatchesNode, SelectorSchema, sortPorts, type Externals } from './selectors.js';
 import type { Intent, PortSpec, Protocol, Selector } from './types.js';
 
 export const INTENTS = 'intents';
 export const MAX_INTENTS = 100_000;
 
-export const IntentInputSchema = z.strictObject({
-  from: SelectorSchema,
-  to: SelectorSchema,
-  protocol: ProtocolSchema.default('tcp'),
-  ports: z.array(PortSchema).max(1024).default([]),
-  description: z.string().max(1000).optional(),
-});
+export const IntentInputSchema = z
+  .strictObject({
+    from: SelectorSchema,
+    to: SelectorSchema,
+    protocol: ProtocolSchema.default('tcp'),
+    ports: z.array(PortSchema).max(1024).default([]),
+    description: z.string().max(1000).optional(),
+  })
+  .superRefine((intent, ctx) => {
+    const problem = portsProblem(intent.protocol, intent.ports);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['ports'], message: problem });
+  });
 export const IntentsFileSchema = z.strictObject({ intents: z.array(IntentInputSchema).max(MAX_INTENTS) });
 
 export type IntentInput = z.input<typeof IntentInputSchema>;

@@ -7,8 +7,9 @@
 // - Rejected: edges a cloud firewall rejected every flow of (rejectedFlows = flows). Partly
 //   rejected edges count only their accepted flows.
 // - Dynamic ranges: between a client and a server group that also talk on tcp/135 (the RPC
-//   endpoint mapper), the edges on 49152–65535 are one dependency on the range — the port a client
-//   gets is handed out per call, so a rule per port would be wrong every day.
+//   endpoint mapper) on at least minDays days, the edges on 49152–65535 are one dependency on the
+//   range — the port a client gets is handed out per call, so a rule per port would be wrong every
+//   day. The range itself becomes a rule only on the thresholds like any dependency.
 // - Ephemeral spread: a pair whose edges spread over many high ports each seen on few days, with no
 //   endpoint mapper to explain it, is misoriented or port-hopping traffic: no rule on those ports.
 //
@@ -16,6 +17,7 @@
 // bound: the largest of its edges', or the distinct first and last days of its edges, whichever is
 // more. Cost: O(E log E) for E edges.
 import type { DependencyEdgeAttributes, GroupNodeAttributes, SerializedBaselineGraph } from '../baseline/index.js';
+import { maxOf, minOf } from './selectors.js';
 import type { PortSpec } from './types.js';
 
 export const RPC_ENDPOINT_MAPPER = 135;
@@ -164,8 +166,8 @@ export function findScans(edges: readonly DependencyEdgeAttributes[], nodes: Map
     const ports = [...new Set(list.map((e) => e.port))].sort((a, b) => a - b);
     const serverHosts = list.reduce((n, e) => n + e.serverHosts, 0);
     if (ports.length < SCAN_MIN_PORTS && serverHosts < SCAN_MIN_HOSTS) continue;
-    const firstSeen = Math.min(...list.map((e) => seconds(e.firstSeen)));
-    const lastSeen = Math.max(...list.map((e) => seconds(e.lastSeen)));
+    const firstSeen = minOf(list, (e) => seconds(e.firstSeen));
+    const lastSeen = maxOf(list, (e) => seconds(e.lastSeen));
     if (lastSeen - firstSeen > SCAN_MAX_SPAN_S) continue;
     scans.push({
       from: nodes.get(client) as GroupNodeAttributes,
@@ -206,7 +208,9 @@ export function observe(graph: SerializedBaselineGraph, window: { from: number; 
   for (const list of byPair.values()) {
     list.sort((a, b) => a.port - b.port);
     const tcp = list[0]?.proto === 6;
-    const mapper = tcp && list.some((e) => e.port === RPC_ENDPOINT_MAPPER && e.flows > e.rejectedFlows);
+    // The endpoint mapper must be a dependency of its own (documented, or seen on minDays days): a
+    // stray tcp/135 flow must not open 16,384 ports.
+    const mapper = tcp && list.some((e) => e.port === RPC_ENDPOINT_MAPPER && e.flows > e.rejectedFlows && (e.daysSeen >= minDays || documented(e)));
     // A port of the range an intent documents on its own is a service, not the range.
     const dynamic = mapper ? list.filter((e) => e.port >= DYNAMIC_RANGE.first && e.port <= DYNAMIC_RANGE.last && !documented(e)) : [];
     const dynamicSet = new Set(dynamic);

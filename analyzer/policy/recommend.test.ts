@@ -177,3 +177,35 @@ describe('findings from a baseline', () => {
     assert.equal(categoryOf({ group: 'internet' }, 22), undefined);
   });
 });
+
+describe('recommendation edge cases', () => {
+  it('keeps the ports of a multi-port intent nobody used, beside the rule for the ports seen', () => {
+    const docs = parseIntentsText('intents: [{from: {app: shop, env: prod, tier: api}, to: {app: shop, env: prod, tier: db}, ports: [5432, 6432]}]');
+    const rules = recommend(record, graphOf([api, db], [edge(api, db, 5432, { days: 20 })]), docs).recommendation.rules;
+    assert.deepEqual(rules.map((r) => [r.ports, r.flags]), [[[5432], []], [[6432], ['unobserved']]]);
+  });
+
+  it('names protocols as the baseline does: an intent on protocol 58 documents ICMPv6, whose rule has no ports', () => {
+    const docs = parseIntentsText('intents: [{from: {app: shop, env: prod, tier: web}, to: {app: shop, env: prod, tier: api}, protocol: 58}]');
+    assert.equal(docs[0]?.protocol, 'ipv6-icmp');
+    const rules = recommend(record, graphOf([web, api], [edge(web, api, 0, { proto: 58, days: 1 })]), docs).recommendation.rules;
+    assert.deepEqual(rules.map((r) => [r.protocol, r.ports, r.documented]), [['ipv6-icmp', [], true]]);
+    assert.throws(() => parseIntentsText('intents: [{from: {app: a}, to: {app: b}}]'), /tcp needs its ports listed/);
+    assert.throws(() => parseIntentsText('intents: [{from: {app: a}, to: {app: b}, protocol: icmp, ports: [1]}]'), /icmp has no ports/);
+    assert.throws(() => parseIntentsText('intents: [{from: {app: a}, to: {app: b}, protocol: tcpp, ports: [1]}]'), /not a protocol/);
+  });
+
+  it('opens the RPC range only after an endpoint mapper that is a dependency of its own', () => {
+    const stray = graphOf([win, dc], [edge(win, dc, 135, { days: 1, flows: 1 }), edge(win, dc, 50000, { days: 5 })]);
+    const rules = recommend(record, stray, []).recommendation.rules;
+    assert.ok(rules.every((r) => r.ports.every((p) => typeof p === 'number')), JSON.stringify(rules.map((r) => r.ports)));
+  });
+
+  it('survives a scan of every port of four groups, 262,140 edges (no argument spreading)', () => {
+    const many = [web, api, db, dc].flatMap((g) => Array.from({ length: 65_535 }, (_, i) => edge(scanner, g, i + 1, { days: 1, firstDay: 3, hours: [10], flows: 1, bytes: 44, clientHosts: 1, serverHosts: 1 })));
+    const big = graphOf([scanner, web, api, db, dc], many);
+    const { recommendation: rec, analysis: a } = recommend(record, big, []);
+    assert.equal(rec.rules.length, 0);
+    assert.equal(computeFindings({ baseline: { id: record.id, window: WINDOW, graph: big, analysis: a }, policies: [] }).filter((f) => f.category === 'scanner').length, 1);
+  });
+});

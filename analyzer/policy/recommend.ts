@@ -11,8 +11,9 @@
 //     pair spreading over many rarely-seen high ports gets no rule;
 //   - a port range, except the RPC dynamic range after tcp/135, which is flagged `dynamic-range`.
 // Traffic inside a group gets its own explicit rules, flagged `intra-group`; a policy never
-// allows a group to itself implicitly. Intents nobody used in the window stay as rules flagged
-// `unobserved` (a documented dependency that runs quarterly must not be blocked by a 28-day view).
+// allows a group to itself implicitly. Intents (or ports of intents) nobody used in the window stay
+// as rules flagged `unobserved` (a documented dependency that runs quarterly must not be blocked by
+// a 28-day view).
 //
 // Confidence = 0.4 × regularity (days seen out of the days its weekdays occur in the window)
 //            + 0.2 × days seen out of the window
@@ -24,12 +25,11 @@ import type { BaselineRecord, GroupNodeAttributes, SerializedBaselineGraph } fro
 import { classify, fanOuts, type Classification } from './classify.js';
 import { documenting } from './intents.js';
 import { observe, type Observation, type Observed } from './observe.js';
-import { isExternalSelector, portsKey, selectorKey, selectorOfNode, sortPorts, type Externals } from './selectors.js';
+import { isExternalSelector, maxOf, minOf, PORTED_PROTOCOLS, portsKey, selectorKey, selectorOfNode, sortPorts, type Externals } from './selectors.js';
 import type { Category, Intent, PolicyRule, PortSpec, Protocol, Recommendation, RecommendParameters, RuleFlag, Selector } from './types.js';
 
 export const DEFAULT_PARAMETERS: RecommendParameters = { minDays: 3, minFlows: 2, minDynamicPorts: 1 };
 
-const PORTLESS = new Set(['icmp', 'icmpv6']);
 
 export function ruleId(from: Selector, to: Selector, protocol: Protocol, ports: readonly PortSpec[]): string {
   const hash = createHash('sha1').update(JSON.stringify([selectorKey(from), selectorKey(to), protocol, portsKey(ports)])).digest('hex').slice(0, 12);
@@ -79,7 +79,7 @@ export function analyze(graph: SerializedBaselineGraph, window: { from: number; 
 }
 
 function portsOf(o: Observed): PortSpec[] {
-  return PORTLESS.has(o.protocol) ? [] : o.ports;
+  return PORTED_PROTOCOLS.has(o.protocol) ? o.ports : [];
 }
 
 /** The weekdays' occurrences in the window: how many days a dependency with this weekday profile could have been seen. */
@@ -104,14 +104,14 @@ interface RuleParts {
 
 function confidence(parts: RuleParts, window: { from: number; to: number }, windowDays: number): { confidence: number; reasons: string[] } {
   const flows = parts.judged.reduce((n, j) => n + j.observed.flows, 0);
-  const daysSeen = Math.max(...parts.judged.map((j) => j.observed.daysSeen));
+  const daysSeen = maxOf(parts.judged, (j) => j.observed.daysSeen);
   const dayOfWeek = new Array<number>(7).fill(0);
   for (const j of parts.judged) for (let d = 0; d < 7; d++) dayOfWeek[d] = (dayOfWeek[d] ?? 0) + (j.observed.dayOfWeek[d] ?? 0);
   const expected = expectedDays(dayOfWeek, window);
   const regularity = Math.min(1, daysSeen / expected);
   const daysShare = Math.min(1, daysSeen / Math.max(1, windowDays));
-  const clientShare = Math.max(...parts.judged.map((j) => j.observed.clientShare));
-  const serverShare = Math.max(...parts.judged.map((j) => j.observed.serverShare));
+  const clientShare = maxOf(parts.judged, (j) => j.observed.clientShare);
+  const serverShare = maxOf(parts.judged, (j) => j.observed.serverShare);
   const hostShare = (clientShare + serverShare) / 2;
   const volume = flows <= 1 ? 0 : Math.min(1, Math.log10(flows) / 4);
   let score = 0.4 * regularity + 0.2 * daysShare + 0.2 * hostShare + 0.2 * volume;
@@ -153,11 +153,11 @@ function ruleOf(parts: RuleParts, categoryOf: (j: Judged) => Category | 'intende
     evidence: {
       flows: o.reduce((n, x) => n + x.flows, 0),
       bytes: o.reduce((n, x) => n + x.bytes, 0),
-      daysSeen: Math.max(...o.map((x) => x.daysSeen)),
-      firstSeen: iso(Math.min(...o.map((x) => x.firstSeen))),
-      lastSeen: iso(Math.max(...o.map((x) => x.lastSeen))),
-      clientHosts: Math.max(...o.map((x) => x.clientHosts)),
-      serverHosts: Math.max(...o.map((x) => x.serverHosts)),
+      daysSeen: maxOf(o, (x) => x.daysSeen),
+      firstSeen: iso(minOf(o, (x) => x.firstSeen)),
+      lastSeen: iso(maxOf(o, (x) => x.lastSeen)),
+      clientHosts: maxOf(o, (x) => x.clientHosts),
+      serverHosts: maxOf(o, (x) => x.serverHosts),
       edges: o.reduce((n, x) => n + x.edges.length, 0),
     },
     documented: parts.documented,
@@ -166,10 +166,29 @@ function ruleOf(parts: RuleParts, categoryOf: (j: Judged) => Category | 'intende
   };
 }
 
-/** Rules for intents no observed dependency used: kept, flagged `unobserved`. */
-function unobservedRules(intents: readonly Intent[], used: ReadonlySet<string>): PolicyRule[] {
+/** The entries of an intent's ports some observed dependency it documents used (by index). */
+function coveredEntries(intent: Intent, ports: readonly PortSpec[]): number[] {
+  if (intent.ports.length === 0) return [];
+  return intent.ports.flatMap((q, index) => {
+    const hit = ports.some((p) => (typeof q === 'number' ? p === q : typeof p === 'number' ? p >= q.first && p <= q.last : p.first >= q.first && p.last <= q.last));
+    return hit ? [index] : [];
+  });
+}
+
+/**
+ * Rules for what intents document and no rule of the window allows: an intent nobody used, or the
+ * ports of one nobody used (an intent for 5432 and 6432 of which only 5432 was seen). Kept in the
+ * intent's own selectors, flagged `unobserved`.
+ */
+function unobservedRules(intents: readonly Intent[], used: ReadonlyMap<string, ReadonlySet<number>>): PolicyRule[] {
   return intents
-    .filter((i) => !used.has(i.id))
+    .flatMap((intent) => {
+      const covered = used.get(intent.id);
+      if (covered === undefined) return [intent];
+      if (intent.ports.length === 0) return [];
+      const rest = intent.ports.filter((_, index) => !covered.has(index));
+      return rest.length === 0 ? [] : [{ ...intent, ports: rest }];
+    })
     .map((i) => {
       const flags: RuleFlag[] = ['unobserved'];
       if (selectorKey(i.from) === selectorKey(i.to)) flags.push('intra-group');
@@ -202,13 +221,17 @@ export function recommend(record: BaselineRecord, graph: SerializedBaselineGraph
   const windowDays = analysis.observation.windowDays;
   const excluded: Recommendation['excluded'] = { 'below-threshold': 0, scanner: 0, rejected: 0, 'ephemeral-port': 0 };
   const groups = new Map<string, RuleParts>();
-  const used = new Set<string>();
+  const used = new Map<string, Set<number>>();
   for (const j of analysis.judged) {
     if (!j.rule) {
       excluded[j.excluded ?? 'below-threshold']++;
       continue;
     }
-    for (const i of j.intents) used.add(i.id);
+    for (const i of j.intents) {
+      const entries = used.get(i.id) ?? new Set<number>();
+      for (const index of coveredEntries(i, j.observed.ports)) entries.add(index);
+      used.set(i.id, entries);
+    }
     const o = j.observed;
     const documented = j.intents.length > 0;
     const dynamic = o.kind === 'dynamic-range';

@@ -11,7 +11,7 @@
 // group of a workload without groupBy labels.
 import { z } from 'zod';
 import { parsePrefix, prefixContains, type Prefix } from '../../core/ip.js';
-import type { GroupNodeAttributes } from '../baseline/index.js';
+import { protocolName, type GroupNodeAttributes } from '../baseline/index.js';
 import type { PortSpec, Selector } from './types.js';
 
 const SPECIAL = ['cidr', 'group', 'workload'] as const;
@@ -48,17 +48,37 @@ export const PortSchema = z.union([
     .refine((r) => r.first <= r.last, 'a port range needs first <= last'),
 ]);
 
-export const ProtocolSchema = z
-  .union([z.enum(['tcp', 'udp', 'icmp', 'sctp', 'icmpv6']), z.number().int().min(0).max(255)])
-  .transform((p) => (typeof p === 'number' ? ({ 6: 'tcp', 17: 'udp', 1: 'icmp', 132: 'sctp', 58: 'icmpv6' }[p] ?? String(p)) : p));
+/** Other spellings of the baseline's protocol names (analyzer/baseline protocolName). */
+const PROTOCOL_ALIASES: Readonly<Record<string, string>> = { icmpv6: 'ipv6-icmp', 'icmp6': 'ipv6-icmp', ipv6icmp: 'ipv6-icmp' };
+/** Protocols whose rules name ports; every other protocol's rules have none. */
+export const PORTED_PROTOCOLS: ReadonlySet<string> = new Set(['tcp', 'udp', 'sctp']);
 
-/** IANA protocol numbers of the protocol names rules use. */
-export const PROTOCOL_NUMBERS: Readonly<Record<string, number>> = { tcp: 6, udp: 17, icmp: 1, sctp: 132, icmpv6: 58 };
+/**
+ * A protocol as rules, intents and the baseline's edges name it: the baseline's names (tcp, udp,
+ * icmp, ipv6-icmp, gre, esp, …; `icmpv6` is accepted for ipv6-icmp) or the IANA number, which
+ * becomes the same name — so a rule and an edge compare by name and mean the same protocol.
+ */
+export const ProtocolSchema = z.union([z.string().min(1).max(16), z.number().int().min(0).max(255)]).transform((p, ctx) => {
+  const text = typeof p === 'number' ? String(p) : (PROTOCOL_ALIASES[p.toLowerCase()] ?? p.toLowerCase());
+  if (/^\d{1,3}$/.test(text) && Number(text) <= 255) return protocolName(Number(text));
+  if (PROTOCOL_BY_NAME[text] !== undefined) return text;
+  ctx.addIssue({ code: 'custom', message: `"${String(p).slice(0, 16)}" is not a protocol: a name (${Object.keys(PROTOCOL_BY_NAME).join(', ')}) or an IANA number 0-255` });
+  return z.NEVER;
+});
+
+const PROTOCOL_BY_NAME: Readonly<Record<string, number>> = Object.fromEntries(
+  Array.from({ length: 256 }, (_, n): [string, number] => [protocolName(n), n]).filter(([name]) => !/^\d+$/.test(name)),
+);
 
 export function protocolNumber(protocol: string): number | undefined {
-  if (PROTOCOL_NUMBERS[protocol] !== undefined) return PROTOCOL_NUMBERS[protocol];
-  const n = Number(protocol);
-  return Number.isInteger(n) && n >= 0 && n <= 255 ? n : undefined;
+  if (PROTOCOL_BY_NAME[protocol] !== undefined) return PROTOCOL_BY_NAME[protocol];
+  return /^\d{1,3}$/.test(protocol) && Number(protocol) <= 255 ? Number(protocol) : undefined;
+}
+
+/** Ports must be listed for tcp, udp and sctp (an empty list would mean every port) and absent for the others. */
+export function portsProblem(protocol: string, ports: readonly PortSpec[], allowEmpty = false): string | undefined {
+  if (PORTED_PROTOCOLS.has(protocol)) return ports.length === 0 && !allowEmpty ? `${protocol} needs its ports listed (an empty list would open every port)` : ports.some((p) => p === 0) ? 'port 0 is no service port' : undefined;
+  return ports.length > 0 ? `${protocol} has no ports; leave ports out` : undefined;
 }
 
 /** The canonical text of a selector: keys sorted, `k=v` joined by commas, values percent-escaped. */
@@ -181,4 +201,23 @@ export function describeSelector(selector: Selector): string {
 export function describePorts(protocol: string, ports: readonly PortSpec[]): string {
   if (ports.length === 0) return protocol;
   return `${protocol}/${ports.map((p) => (typeof p === 'number' ? String(p) : `${p.first}-${p.last}`)).join(',')}`;
+}
+
+/** The largest of some numbers (-Infinity for none), without spreading them onto the stack (a scan has 100,000s of edges). */
+export function maxOf<T>(items: readonly T[], value: (item: T) => number): number {
+  let m = -Infinity;
+  for (const item of items) {
+    const v = value(item);
+    if (v > m) m = v;
+  }
+  return m;
+}
+
+export function minOf<T>(items: readonly T[], value: (item: T) => number): number {
+  let m = Infinity;
+  for (const item of items) {
+    const v = value(item);
+    if (v < m) m = v;
+  }
+  return m;
 }
