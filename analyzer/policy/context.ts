@@ -4,10 +4,12 @@
 //
 // A label selector's addresses are those whose binding holds now and whose resolved labels
 // (workload labels over CIDR-rule labels) carry every label of the selector, plus the prefixes of
-// CIDR rules whose own labels do (addresses nobody bound yet but the rule labels). Namespaces come
+// CIDR rules whose own labels do (addresses nobody bound yet but the rule labels) — less the more
+// specific rules and the bound hosts inside them that resolve to other labels, so an export never
+// admits a host the inventory puts in another group. Namespaces come
 // from Kubernetes pods (the kubectl import's `<namespace>/<name>` workloads). Cost: O(B × S) for B open
 // bindings and S selectors.
-import { formatAddress, formatPrefix, isV4Mapped } from '../../core/ip.js';
+import { formatAddress, formatPrefix, isV4Mapped, prefixContains, type Prefix } from '../../core/ip.js';
 import type { Inventory, Resolver, Workload } from '../../inventory/index.js';
 import { activeExceptions } from './repository.js';
 import { describePorts, describeSelector, selectorKey, type Externals } from './selectors.js';
@@ -33,6 +35,46 @@ function kindOf(selector: Selector): ExportGroup['kind'] {
 function hostCidr(address: Uint8Array): { v4: boolean; text: string } {
   const v4 = isV4Mapped(address);
   return { v4, text: `${formatAddress(address)}/${v4 ? 32 : 128}` };
+}
+
+/** An inclusive range of addresses as numbers in the 128-bit space. */
+type Range = [bigint, bigint];
+
+function rangeOf(prefix: Prefix): Range {
+  let start = 0n;
+  for (const b of prefix.address) start = (start << 8n) | BigInt(b);
+  const size = 1n << BigInt(128 - prefix.length);
+  return [start, start + size - 1n];
+}
+
+/** A range less some ranges, as sorted disjoint ranges. */
+function subtract(range: Range, excluded: Range[]): Range[] {
+  const out: Range[] = [];
+  let next = range[0];
+  for (const [a, b] of excluded.filter(([a, b]) => b >= range[0] && a <= range[1]).sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))) {
+    if (a > next) out.push([next, a - 1n]);
+    if (b + 1n > next) next = b + 1n;
+  }
+  if (next <= range[1]) out.push([next, range[1]]);
+  return out;
+}
+
+/** The fewest CIDR prefixes covering some ranges exactly (IPv4 ranges in the mapped space). */
+function cidrsOf(ranges: readonly Range[], family: 4 | 6): string[] {
+  const out: string[] = [];
+  for (const [first, end] of ranges) {
+    let start = first;
+    while (start <= end) {
+      // The largest aligned block starting at `start` that fits.
+      let bits = 0;
+      while (bits < 128 && (start & ((1n << BigInt(bits + 1)) - 1n)) === 0n && start + (1n << BigInt(bits + 1)) - 1n <= end) bits++;
+      const address = new Uint8Array(16);
+      for (let i = 0, v = start; i < 16; i++, v >>= 8n) address[15 - i] = Number(v & 0xffn);
+      out.push(formatPrefix({ address, length: 128 - bits, family }));
+      start += 1n << BigInt(bits);
+    }
+  }
+  return out;
 }
 
 /** A Kubernetes pod as the kubectl import makes it: id `<namespace>/<name>`, the namespace as a label. */
@@ -83,7 +125,18 @@ export function exportInput(policy: Policy, inventory: Inventory, resolver: Reso
         if (w !== undefined && isPod(w)) namespaces.add(w.labels.namespace as string);
         if (w?.criticality !== undefined && (criticality === undefined || CRITICALITY_RANK[w.criticality] > CRITICALITY_RANK[criticality])) criticality = w.criticality;
       }
-      if (kind === 'labels') for (const rule of inventory.rules) if (matchesLabels(selector, rule.labels)) add(formatPrefix(rule.prefix), rule.prefix.family === 4);
+      if (kind === 'labels') {
+        for (const rule of inventory.rules) {
+          if (!matchesLabels(selector, rule.labels)) continue;
+          // The prefix, less what inside it resolves to other labels: more specific rules that do
+          // not match, and bound hosts whose workload labels override the rule's.
+          const inside = (a: Uint8Array): boolean => prefixContains(rule.prefix, a);
+          const excluded: Range[] = [];
+          for (const other of inventory.rules) if (other !== rule && other.prefix.length > rule.prefix.length && inside(other.prefix.address) && !matchesLabels(selector, other.labels)) excluded.push(rangeOf(other.prefix));
+          for (const r of resolved) if (inside(r.address) && !matchesLabels(selector, r.labels)) excluded.push(rangeOf({ address: r.address, length: 128, family: rule.prefix.family }));
+          for (const cidr of cidrsOf(subtract(rangeOf(rule.prefix), excluded), rule.prefix.family)) add(cidr, rule.prefix.family === 4);
+        }
+      }
     }
     let name = safeName(selector);
     for (let n = 2; used.has(name); n++) name = `${safeName(selector).slice(0, 36)}-${n}`;

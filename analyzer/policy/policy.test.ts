@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parsePrefix } from '../../core/ip.js';
+import { parseAddress, parsePrefix, prefixContains } from '../../core/ip.js';
+import { createResolver } from '../../inventory/index.js';
 import { isFlowmapError } from '../../core/errors.js';
 import { silentLogger } from '../../core/logger.js';
 import { createDuckDBStore, type BaselineHostRow, type Store } from '../../store/index.js';
@@ -17,6 +18,7 @@ import {
   createFromRecommendation,
   EdgeIndex,
   editRules,
+  exportInput,
   getPolicy,
   GroupIndex,
   importIntents,
@@ -130,6 +132,32 @@ describe('policies as versioned objects', () => {
     assert.equal(rolloutOrder(['prod', 'qa', 'dev', 'perf']).join(','), 'dev,qa,perf,prod');
   });
 
+  it('orders given environments least critical first, and never steps one back behind a more critical one', async () => {
+    const p = await createFromRecommendation(store.meta, recommendation, { now, envs: ['prod', 'dev', 'prod'] });
+    assert.deepEqual(p.rollout.map((s) => s.env), ['dev', 'prod']);
+    await setState(store.meta, p.id, 'dev', 'audit');
+    await setState(store.meta, p.id, 'dev', 'enforced');
+    await setState(store.meta, p.id, 'prod', 'audit');
+    await assert.rejects(setState(store.meta, p.id, 'dev', 'draft'), (err: unknown) => isFlowmapError(err, 'FLOWMAP_CONFLICT') && /prod is audit/.test(err.message));
+    await setState(store.meta, p.id, 'dev', 'audit');
+  });
+
+  it('sends enforced environments back to audit when rules change', async () => {
+    const p = await createFromRecommendation(store.meta, recommendation, { now, envs: ['dev'] });
+    await setState(store.meta, p.id, 'dev', 'audit');
+    await setState(store.meta, p.id, 'dev', 'enforced');
+    const edited = await editRules(store.meta, p.id, { add: [{ from: { app: 'shop', env: 'dev' }, to: { app: 'billing', env: 'dev' }, protocol: 'tcp', ports: [8080] }] });
+    assert.deepEqual(edited.rollout.map((s) => s.state), ['audit']);
+  });
+
+  it('refuses selectors on labels the policy does not group by, and infers an imported policy\'s granularity', async () => {
+    const p = await createFromRecommendation(store.meta, recommendation, { now });
+    await assert.rejects(editRules(store.meta, p.id, { add: [{ from: { app: 'shop', tier: 'web' }, to: { app: 'shop', env: 'prod' }, protocol: 'tcp', ports: [80] }] }), (err: unknown) => isFlowmapError(err, 'FLOWMAP_BAD_REQUEST') && /label tier, which the policy does not group by \(app,env\)/.test(err.message));
+    const imported = await importPolicy(store.meta, { rules: [{ from: { tier: 'web', app: 'shop' }, to: { app: 'shop', tier: 'api' }, protocol: 'tcp', ports: [8080] }] });
+    assert.deepEqual(imported.groupBy, ['app', 'tier']);
+    await assert.rejects(importPolicy(store.meta, { groupBy: ['app'], rules: [{ from: { tier: 'web' }, to: { app: 'x' }, protocol: 'tcp', ports: [1] }] }), (err: unknown) => isFlowmapError(err, 'FLOWMAP_BAD_REQUEST'));
+  });
+
   it('versions every edit, keeps old versions, and refuses a stale edit', async () => {
     const p = await createFromRecommendation(store.meta, recommendation, { now });
     const removed = p.rules[0]?.id as string;
@@ -147,6 +175,9 @@ describe('policies as versioned objects', () => {
     const base = { from: { app: 'ops' }, to: { app: 'shop', env: 'prod' }, protocol: 'tcp', ports: [22], owner: 'ops-team', reason: 'migration' };
     await assert.rejects(addException(store.meta, p.id, { ...base, expires: '2028-06-01T00:00:00Z' }, { now }), (err: unknown) => isFlowmapError(err, 'FLOWMAP_BAD_REQUEST') && /at most 366 days/.test(err.message));
     await assert.rejects(addException(store.meta, p.id, { ...base, expires: 'next week' }, { now }), (err: unknown) => isFlowmapError(err, 'FLOWMAP_BAD_REQUEST'));
+    await assert.rejects(addException(store.meta, p.id, { ...base, expires: '2027-01-01T00:00:00' }, { now }), (err: unknown) => isFlowmapError(err, 'FLOWMAP_BAD_REQUEST') && /with its zone/.test(err.message));
+    await assert.rejects(addException(store.meta, p.id, { ...base, expires: '2026-11-30T00:00:00Z' }, { now }), (err: unknown) => isFlowmapError(err, 'FLOWMAP_BAD_REQUEST') && /not in the future/.test(err.message));
+    await assert.rejects(addException(store.meta, p.id, { ...base, ports: [], expires: '2027-01-01T00:00:00Z' }, { now }), (err: unknown) => isFlowmapError(err, 'FLOWMAP_BAD_REQUEST') && /every port/.test(err.message));
     await assert.rejects(addException(store.meta, p.id, { ...base, owner: '', expires: '2027-01-01T00:00:00Z' }, { now }), (err: unknown) => isFlowmapError(err, 'FLOWMAP_BAD_REQUEST') && /owner/.test(err.message));
     const { policy, exception } = await addException(store.meta, p.id, { ...base, expires: '2027-01-01T00:00:00Z' }, { now });
     assert.equal(policy.exceptions[0]?.id, exception.id);
@@ -320,5 +351,28 @@ describe('group and edge indexes', () => {
         }
       }
     }
+  });
+});
+
+describe('export addresses from the inventory', () => {
+  // 10.1.0.0/16 is labelled web/prod by a CIDR rule; inside it 10.1.128.0/17 is batch/prod, and the
+  // bound host 10.1.0.5 is a db workload. web/prod's addresses are the /16 less both.
+  const inventory = {
+    workloads: [{ id: 'db-1', name: 'db-1', labels: { app: 'db', env: 'prod' }, source: 'test' }],
+    bindings: [{ address: parseAddress('10.1.0.5'), workloadId: 'db-1', from: 0, to: Infinity, source: 'test', importedAt: 0 }],
+    rules: [
+      { prefix: parsePrefix('10.1.0.0/16'), labels: { app: 'web', env: 'prod' } },
+      { prefix: parsePrefix('10.1.128.0/17'), labels: { app: 'batch', env: 'prod' } },
+    ],
+  };
+  const policy = { id: 'pol-000000000002', name: 't', version: 1, groupBy: ['app', 'env'], rules: [ruleFromInput({ from: { app: 'web', env: 'prod' }, to: { app: 'db', env: 'prod' }, protocol: 'tcp', ports: [5432] })], exceptions: [] } as unknown as Policy;
+  const input = exportInput(policy, inventory, createResolver(inventory, { groupBy: ['app', 'env'] }), { now: new Date('2026-12-01T00:00:00Z') });
+  const covered = (cidrs: readonly string[], address: string): boolean => cidrs.some((c) => prefixContains(parsePrefix(c), parseAddress(address)));
+
+  it("gives a label selector its CIDR rule's prefix less the hosts and sub-prefixes that resolve elsewhere", () => {
+    const webPrefixes = input.groups.find((g) => g.selector.app === 'web')?.v4 ?? [];
+    for (const inside of ['10.1.0.0', '10.1.0.4', '10.1.0.6', '10.1.127.255']) assert.ok(covered(webPrefixes, inside), inside);
+    for (const outside of ['10.1.0.5', '10.1.128.0', '10.1.200.1', '10.2.0.1']) assert.ok(!covered(webPrefixes, outside), outside);
+    assert.deepEqual(input.groups.find((g) => g.selector.app === 'db')?.v4, ['10.1.0.5/32']);
   });
 });

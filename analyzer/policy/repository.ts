@@ -8,8 +8,9 @@ import { z } from 'zod';
 import { FlowmapError } from '../../core/errors.js';
 import type { JsonValue, MetaStore } from '../../store/index.js';
 import { ruleId } from './recommend.js';
-import { isExternalSelector, PortSchema, ProtocolSchema, selectorKey, SelectorSchema, sortPorts } from './selectors.js';
-import { POLICY_STATES, type Policy, type PolicyException, type PolicyRule, type PolicyState, type Recommendation, type RolloutStep, type RuleFlag } from './types.js';
+import { DYNAMIC_RANGE } from './observe.js';
+import { isExternalSelector, PortSchema, portsProblem, ProtocolSchema, selectorKey, SelectorSchema, sortPorts } from './selectors.js';
+import { CATEGORIES, POLICY_STATES, type Policy, type PolicyException, type PolicyRule, type PolicyState, type Recommendation, type RolloutStep, type RuleFlag } from './types.js';
 
 export const POLICIES = 'policies';
 const ID = /^pol-[0-9a-f]{12}$/;
@@ -36,7 +37,8 @@ function envsOf(rules: readonly PolicyRule[]): string[] {
   return rolloutOrder(envs.size === 0 ? ['all'] : envs);
 }
 
-const RuleInputSchema = z.strictObject({
+const RuleInputSchema = z
+  .strictObject({
   id: z.string().max(64).optional(),
   from: SelectorSchema,
   to: SelectorSchema,
@@ -49,19 +51,32 @@ const RuleInputSchema = z.strictObject({
   category: z.string().max(32).optional(),
   flags: z.array(z.string().max(32)).max(10).optional(),
   comment: z.string().max(1000).optional(),
-});
+})
+  .superRefine((r, ctx) => {
+    // An empty port list on tcp/udp is allowed here (an imported any-port rule): findings call it broad.
+    const problem = portsProblem(r.protocol, r.ports, true);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['ports'], message: problem });
+  });
 /** A rule as a user writes it (the protocol as any text or number; the schema says which are allowed). */
 export type RuleInput = Omit<z.input<typeof RuleInputSchema>, 'protocol'> & { protocol: string | number };
 
-export const ExceptionInputSchema = z.strictObject({
-  from: SelectorSchema,
-  to: SelectorSchema,
-  protocol: ProtocolSchema,
-  ports: z.array(PortSchema).max(1024).default([]),
-  owner: z.string().min(1).max(200),
-  reason: z.string().min(1).max(1000),
-  expires: z.string().max(64),
-});
+/** ISO-8601 with a zone (Z or ±hh:mm): an expiry read in the server's local time would be a surprise. */
+const ZONED_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:\d{2})$|^\d{4}-\d{2}-\d{2}$/;
+
+export const ExceptionInputSchema = z
+  .strictObject({
+    from: SelectorSchema,
+    to: SelectorSchema,
+    protocol: ProtocolSchema,
+    ports: z.array(PortSchema).max(1024).default([]),
+    owner: z.string().min(1).max(200),
+    reason: z.string().min(1).max(1000),
+    expires: z.string().max(64).regex(ZONED_TIME, 'must be an ISO-8601 time with its zone, e.g. 2027-03-31T18:00:00Z (or a date, read as UTC midnight)'),
+  })
+  .superRefine((x, ctx) => {
+    const problem = portsProblem(x.protocol, x.ports);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['ports'], message: problem });
+  });
 export type ExceptionInput = Omit<z.input<typeof ExceptionInputSchema>, 'protocol'> & { protocol: string | number };
 
 /** A policy file (DESIGN.md §9 policy JSON) as `flowmap policy import` and the API accept it. */
@@ -88,7 +103,9 @@ export function ruleFromInput(input: unknown): PolicyRule {
   if (!parsed.success) throw invalid('the rule', parsed.error);
   const r = parsed.data;
   const ports = sortPorts(r.ports);
-  const flags = new Set<RuleFlag>((r.flags ?? []).filter((f): f is RuleFlag => ['dynamic-range', 'intra-group', 'external', 'unobserved'].includes(f)));
+  // Flags are facts about the rule, recomputed: an imported "dynamic-range" on any other range must not hide it from the broad-rule findings.
+  const dynamic = r.protocol === 'tcp' && ports.length === 1 && typeof ports[0] !== 'number' && ports[0]?.first === DYNAMIC_RANGE.first && ports[0].last === DYNAMIC_RANGE.last;
+  const flags = new Set<RuleFlag>((r.flags ?? []).filter((f): f is RuleFlag => (f === 'dynamic-range' && dynamic) || f === 'unobserved'));
   if (selectorKey(r.from) === selectorKey(r.to)) flags.add('intra-group');
   if (isExternalSelector(r.from) || isExternalSelector(r.to)) flags.add('external');
   const ev = r.evidence ?? {};
@@ -103,7 +120,7 @@ export function ruleFromInput(input: unknown): PolicyRule {
     reasons: r.reasons ?? ['added by hand'],
     evidence: { flows: num(ev.flows), bytes: num(ev.bytes), daysSeen: num(ev.daysSeen), ...(typeof ev.firstSeen === 'string' ? { firstSeen: ev.firstSeen } : {}), ...(typeof ev.lastSeen === 'string' ? { lastSeen: ev.lastSeen } : {}) },
     documented: r.documented ?? false,
-    category: (r.category as PolicyRule['category'] | undefined) ?? 'application',
+    category: r.category !== undefined && ((CATEGORIES as readonly string[]).includes(r.category) || r.category === 'intended') ? (r.category as PolicyRule['category']) : 'application',
     flags: [...flags],
     ...(r.comment === undefined ? {} : { comment: r.comment }),
   };
@@ -115,6 +132,7 @@ export function exceptionFromInput(input: ExceptionInput, now = new Date()): Pol
   const x = parsed.data;
   const expires = Date.parse(x.expires);
   if (!Number.isFinite(expires)) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `expires "${x.expires}" is not an ISO-8601 time`, { status: 400 });
+  if (expires <= now.getTime()) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `expires ${new Date(expires).toISOString()} is not in the future; an exception needs time to run`, { status: 400 });
   if (expires - now.getTime() > MAX_EXCEPTION_DAYS * 86_400_000) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `an exception lasts at most ${MAX_EXCEPTION_DAYS} days; make it a rule if it is permanent`, { status: 400 });
   const ports = sortPorts(x.ports);
   const id = `x-${createHash('sha1').update(JSON.stringify([selectorKey(x.from), selectorKey(x.to), x.protocol, ports, x.owner, x.expires, now.getTime()])).digest('hex').slice(0, 10)}`;
@@ -160,7 +178,7 @@ export async function listPolicies(meta: MetaStore): Promise<Policy[]> {
 /** A draft policy from a recommendation, in every environment its rules name. */
 export async function createFromRecommendation(meta: MetaStore, recommendation: Recommendation, options: { name?: string; envs?: string[]; now?: Date } = {}): Promise<Policy> {
   const at = nowIso(options.now);
-  const envs = options.envs === undefined ? envsOf(recommendation.rules) : options.envs;
+  const envs = options.envs === undefined ? envsOf(recommendation.rules) : rolloutOrder(options.envs);
   return save(meta, {
     id: newId(),
     name: options.name ?? `recommended from ${recommendation.baseline}`,
@@ -183,22 +201,49 @@ export async function importPolicy(meta: MetaStore, document: unknown, options: 
   if (!parsed.success) throw invalid('the policy file', parsed.error);
   const file = parsed.data;
   const rules = dedupe(file.rules.map((r) => ruleFromInput({ ...r, reasons: r.reasons ?? ['imported'] })));
+  // Rules are matched against groups at the policy's granularity: a label it does not group by
+  // would never match in an audit, yet be enforced by an export.
+  const groupBy = file.groupBy ?? labelKeysOf(rules);
+  checkGranularity(rules, groupBy);
   const at = nowIso(options.now);
   return save(meta, {
     id: newId(),
     name: file.name ?? 'imported policy',
     version: 1,
     ...(file.baseline === undefined ? {} : { baseline: file.baseline }),
-    groupBy: file.groupBy ?? ['app', 'env'],
+    groupBy,
     defaultAction: 'deny',
     rules,
     exceptions: [],
-    rollout: (options.envs ?? envsOf(rules)).map((env) => ({ env, state: 'draft' as const, changedAt: at })),
+    rollout: (options.envs === undefined ? envsOf(rules) : rolloutOrder(options.envs)).map((env) => ({ env, state: 'draft' as const, changedAt: at })),
     origin: 'import',
     createdAt: at,
     updatedAt: at,
     ...(file.description === undefined ? {} : { description: file.description }),
   });
+}
+
+const KEY_ORDER = ['app', 'env', 'role', 'tier', 'namespace', 'owner', 'location'];
+
+/** The label keys rules name, the well-known ones first: an imported policy's granularity when its file gives none. */
+function labelKeysOf(rules: readonly Pick<PolicyRule, 'from' | 'to'>[]): string[] {
+  const keys = new Set<string>();
+  for (const r of rules) for (const s of [r.from, r.to]) if (s.cidr === undefined && s.group === undefined && s.workload === undefined) for (const k of Object.keys(s)) keys.add(k);
+  const rank = (k: string): number => (KEY_ORDER.includes(k) ? KEY_ORDER.indexOf(k) : KEY_ORDER.length);
+  const out = [...keys].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
+  return out.length === 0 ? ['app', 'env'] : out;
+}
+
+/** Refuses selectors naming a label outside the policy's groupBy (they could never match a group). */
+function checkGranularity(items: readonly Pick<PolicyRule, 'from' | 'to'>[], groupBy: readonly string[]): void {
+  const outside = new Set<string>();
+  for (const r of items) for (const s of [r.from, r.to]) if (s.cidr === undefined && s.group === undefined && s.workload === undefined) for (const k of Object.keys(s)) if (!groupBy.includes(k)) outside.add(k);
+  if (outside.size > 0) {
+    throw new FlowmapError('FLOWMAP_BAD_REQUEST', `selectors name label${outside.size > 1 ? 's' : ''} ${[...outside].join(', ')}, which the policy does not group by (${groupBy.join(',')}); groups at that granularity carry no such label`, {
+      status: 400,
+      details: { labels: [...outside], groupBy },
+    });
+  }
 }
 
 function dedupe(rules: PolicyRule[]): PolicyRule[] {
@@ -234,17 +279,24 @@ export async function editRules(meta: MetaStore, id: string, edit: RuleEdit, now
       const remove = new Set(edit.remove ?? []);
       const missing = [...remove].filter((r) => !p.rules.some((x) => x.id === r));
       if (missing.length > 0) throw new FlowmapError('FLOWMAP_NOT_FOUND', `policy ${id} has no rule ${missing.slice(0, 5).join(', ')}`, { status: 404, details: { missing } });
-      return { ...p, rules: dedupe([...p.rules.filter((r) => !remove.has(r.id)), ...added]) };
+      checkGranularity(added, p.groupBy);
+      // What is enforced was audited: changed rules go back to audit wherever they were enforced.
+      const at = nowIso(now);
+      const rollout = p.rollout.map((s) => (s.state === 'enforced' && (added.length > 0 || remove.size > 0) ? { ...s, state: 'audit' as const, changedAt: at } : s));
+      return { ...p, rules: dedupe([...p.rules.filter((r) => !remove.has(r.id)), ...added]), rollout };
     },
     now,
   );
 }
 
 const NEXT: Readonly<Record<PolicyState, readonly PolicyState[]>> = { draft: ['audit'], audit: ['enforced', 'draft'], enforced: ['audit', 'draft'] };
+const RANK: Readonly<Record<PolicyState, number>> = { draft: 0, audit: 1, enforced: 2 };
 
 /**
  * Moves one environment to a state. One step at a time (draft → audit → enforced; back any time),
- * and an environment is enforced only after every less critical one is (unless `force`).
+ * an environment is enforced only after every less critical one is, and steps back only when no
+ * more critical one is further on (unless `force`). Editing rules sends enforced environments back
+ * to audit (editRules).
  */
 export async function setState(meta: MetaStore, id: string, env: string, state: PolicyState, options: { force?: boolean; version?: number; now?: Date } = {}): Promise<Policy> {
   if (!(POLICY_STATES as readonly string[]).includes(state)) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `state must be one of ${POLICY_STATES.join(', ')}`, { status: 400 });
@@ -266,6 +318,13 @@ export async function setState(meta: MetaStore, id: string, env: string, state: 
           throw new FlowmapError('FLOWMAP_CONFLICT', `enforce the less critical environments first: ${before.map((s) => `${s.env} is ${s.state}`).join(', ')}`, { status: 409, details: { env, pending: before.map((s) => s.env) } });
         }
       }
+      // Stepping back keeps the order too: a less critical environment is never behind a more critical one.
+      if (RANK[state] < RANK[step.state] && options.force !== true) {
+        const ahead = p.rollout.slice(index + 1).filter((s) => RANK[s.state] > RANK[state]);
+        if (ahead.length > 0) {
+          throw new FlowmapError('FLOWMAP_CONFLICT', `${env} cannot go back to ${state} while more critical environments are further on (${ahead.map((s) => `${s.env} is ${s.state}`).join(', ')}); step those back first, or force it`, { status: 409, details: { env, ahead: ahead.map((s) => s.env) } });
+        }
+      }
       const rollout = p.rollout.slice();
       rollout[index] = { env, state, changedAt: nowIso(options.now) };
       return { ...p, rollout };
@@ -276,7 +335,16 @@ export async function setState(meta: MetaStore, id: string, env: string, state: 
 
 export async function addException(meta: MetaStore, id: string, input: ExceptionInput, options: { version?: number; now?: Date } = {}): Promise<{ policy: Policy; exception: PolicyException }> {
   const exception = exceptionFromInput(input, options.now);
-  const policy = await change(meta, id, options.version, (p) => ({ ...p, exceptions: [...p.exceptions, exception] }), options.now);
+  const policy = await change(
+    meta,
+    id,
+    options.version,
+    (p) => {
+      checkGranularity([exception], p.groupBy);
+      return { ...p, exceptions: [...p.exceptions, exception] };
+    },
+    options.now,
+  );
   return { policy, exception };
 }
 

@@ -109,7 +109,7 @@ export async function simulatePolicy(store: Store, settings: BaselineSettings, p
   const storedGraph = stored?.status === 'completed' ? await getGraph(store.meta, stored.id) : undefined;
   if (stored !== undefined && storedGraph !== undefined) {
     options.progress?.(100);
-    const result = await simulate(policy, storedGraph, params, (e) => store.baselineHosts(stored.id, e.id, { limit: 10_000 }), simulateOptions);
+    const result = await simulate(policy, storedGraph, params, (e) => store.baselineHosts(stored.id, e.id, { limit: 100_000 }), simulateOptions);
     return { ...result, source: { kind: 'baseline', baseline: stored.id } };
   }
   const { inventory, resolver } = await loadInventory(store, { ...settings.resolver, groupBy: policy.groupBy });

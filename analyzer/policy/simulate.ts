@@ -4,8 +4,9 @@
 //
 // The traffic is the window's dependency graph at the policy's granularity (built like a baseline,
 // not stored) and its host pairs. An edge is allowed when a rule or an exception in force matches
-// its groups, protocol and port (selectors.ts, through group-index.ts). A rule with a CIDR selector on a side the group
-// does not decide (internet, unlabeled space) is matched against each host pair's address instead.
+// its groups, protocol and port (selectors.ts, through group-index.ts). A rule with a CIDR selector
+// that its group does not decide (part of the internet, or addresses inside labelled groups) is
+// matched against each host pair's address instead.
 // Flows a cloud firewall already rejected are reported apart: enforcing the policy changes nothing
 // for them. Cost: O(E + Σ groups a rule's two sides cover, multiplied) for E edges, plus reading the host pairs of edges an
 // address decides and of the first MAX_EXAMPLE_EDGES blocked ones (their examples).
@@ -75,8 +76,6 @@ function prefixOf(s: Selector): Prefix | undefined {
   }
 }
 
-const ADDRESS_DECIDED = new Set(['internet', 'unlabeled', 'external']);
-
 /**
  * Simulates a policy over a window's graph. `hostsOf` gives an edge's host pairs (by edge id):
  * the examples, and the address-level answer for CIDR selectors.
@@ -116,7 +115,7 @@ export async function simulate(
   const cidrAllows = allows.filter((a) => a.fromPrefix !== undefined || a.toPrefix !== undefined);
   const scanEdges = new Set(findScans(edges, nodes).flatMap((s) => s.edges.map((e) => e.id)));
   const used = new Set<string>();
-  const totals = { flows: 0, allowedFlows: 0, blockedFlows: 0, alreadyRejectedFlows: 0, edges: edges.length, blockedEdges: 0 };
+  const totals = { flows: 0, allowedFlows: 0, blockedFlows: 0, alreadyRejectedFlows: 0, edges: 0, blockedEdges: 0 };
   const portOk = (a: Allow, e: DependencyEdgeAttributes): boolean => a.protocol === e.protocol && (a.ports.length === 0 || portMatches(a.ports, e.port));
   // Pass 1: decide every edge; host pairs are read only where an address must decide.
   const pending: { e: DependencyEdgeAttributes; flows: number; rows: BaselineHostRow[] | undefined; all: boolean }[] = [];
@@ -125,6 +124,7 @@ export async function simulate(
     const to = nodes.get(e.to);
     if (from === undefined || to === undefined) continue;
     const accepted = e.flows - e.rejectedFlows;
+    totals.edges++;
     totals.flows += e.flows;
     totals.alreadyRejectedFlows += e.rejectedFlows;
     if (accepted <= 0) continue;
@@ -138,8 +138,8 @@ export async function simulate(
     const byAddress = cidrAllows.filter(
       (a) =>
         portOk(a, e) &&
-        ((a.fromPrefix !== undefined && ADDRESS_DECIDED.has(from.kind)) || selectorMatchesNode(a.from, from, options.externals)) &&
-        ((a.toPrefix !== undefined && ADDRESS_DECIDED.has(to.kind)) || selectorMatchesNode(a.to, to, options.externals)),
+        (a.fromPrefix !== undefined || selectorMatchesNode(a.from, from, options.externals)) &&
+        (a.toPrefix !== undefined || selectorMatchesNode(a.to, to, options.externals)),
     );
     if (byAddress.length === 0) {
       pending.push({ e, flows: accepted, rows: undefined, all: true });
