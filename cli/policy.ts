@@ -191,6 +191,23 @@ export async function policyCommand(action: string, args: string[], options: Com
           ];
         });
       }
+      case 'remove-rule': {
+        need(2, 'remove-rule ID RULE…');
+        const p = ok(await s.call('PATCH', `/api/v1/policies/${encodeURIComponent(args[0] as string)}/rules`, { remove: args.slice(1) }));
+        return out(p, () => [`removed ${args.length - 1} rule${args.length === 2 ? '' : 's'}; ${policyLine(p as unknown as PolicySummary)}`]);
+      }
+      case 'add-rules': {
+        need(2, 'add-rules ID FILE   (FILE: {"rules": [{from, to, protocol, ports}]} in YAML or JSON)');
+        const rules = (readDocument(args[1] as string) as { rules?: unknown }).rules;
+        if (!Array.isArray(rules)) throw new FlowmapError('FLOWMAP_BAD_REQUEST', `${args[1] as string} has no "rules" list`);
+        const p = ok(await s.call('PATCH', `/api/v1/policies/${encodeURIComponent(args[0] as string)}/rules`, { add: rules }));
+        return out(p, () => [`added ${rules.length} rules; ${policyLine(p as unknown as PolicySummary)}`]);
+      }
+      case 'unexcept': {
+        need(2, 'unexcept ID EXCEPTION');
+        const p = ok(await s.call('DELETE', `/api/v1/policies/${encodeURIComponent(args[0] as string)}/exceptions/${encodeURIComponent(args[1] as string)}`));
+        return out(p, () => [`exception ${args[1] as string} removed; ${policyLine(p as unknown as PolicySummary)}`]);
+      }
       case 'delete': {
         need(1, 'delete ID');
         const a = await s.call('DELETE', `/api/v1/policies/${encodeURIComponent(args[0] as string)}`);
@@ -198,7 +215,7 @@ export async function policyCommand(action: string, args: string[], options: Com
         return out({ deleted: args[0] }, () => [`deleted ${args[0] as string}`]);
       }
       default:
-        throw new FlowmapError('FLOWMAP_BAD_REQUEST', `unknown policy action "${action}": list, create, import, show, state, except, simulate, delete`);
+        throw new FlowmapError('FLOWMAP_BAD_REQUEST', `unknown policy action "${action}": list, create, import, show, state, add-rules, remove-rule, except, unexcept, simulate, delete`);
     }
   });
 }

@@ -297,7 +297,7 @@ export function buildProgram(): Command {
 
   program
     .command('policy')
-    .description('versioned policies: list | create [--baseline ID] | import FILE | show ID | state ID ENV draft|audit|enforced | except ID FROM TO … | simulate ID | delete ID')
+    .description('versioned policies: list | create [--baseline ID] | import FILE | show ID | state ID ENV draft|audit|enforced | add-rules ID FILE | remove-rule ID RULE… | except ID FROM TO … | unexcept ID EXCEPTION | simulate ID | delete ID')
     .argument('<action>')
     .argument('[args...]')
     .option('--baseline <id>', 'create: the baseline whose recommendation it starts from (default the newest)')

@@ -11,7 +11,9 @@ import {
   deleteIntent,
   deletePolicy,
   editRules,
+  CATEGORIES,
   EXPORT_FORMATS,
+  FINDING_KINDS,
   exportPolicy,
   findingsFor,
   importIntents,
@@ -24,6 +26,7 @@ import {
   removeException,
   requirePolicy,
   setState,
+  SEVERITIES,
   simulatePolicy,
   type ExceptionInput,
   type ExportFormat,
@@ -72,9 +75,9 @@ export function policyRoutes(store: Store, settings: BaselineSettings): FastifyP
             additionalProperties: false,
             properties: {
               baseline: baselineParam,
-              kind: { type: 'string', maxLength: 32 },
-              category: { type: 'string', maxLength: 32 },
-              severity: { type: 'string', maxLength: 16 },
+              kind: { type: 'string', enum: [...FINDING_KINDS] },
+              category: { type: 'string', enum: [...CATEGORIES] },
+              severity: { type: 'string', enum: [...SEVERITIES] },
               unusedDays: { type: 'integer', minimum: 1, maximum: 366 },
               limit: { type: 'integer', minimum: 1, maximum: 100_000 },
             },
@@ -134,7 +137,7 @@ export function policyRoutes(store: Store, settings: BaselineSettings): FastifyP
       return { total: policies.length, policies: policies.map(({ rules, exceptions, ...p }) => ({ ...p, rules: rules.length, exceptions: exceptions.length })) };
     });
 
-    app.post<{ Body: { baseline?: string; name?: string; envs?: string[]; policy?: unknown } }>(
+    app.post<{ Body: { baseline?: string; name?: string; envs?: string[]; policy?: unknown; minDays?: number; minFlows?: number } }>(
       '/api/v1/policies',
       {
         schema: {
@@ -143,7 +146,14 @@ export function policyRoutes(store: Store, settings: BaselineSettings): FastifyP
           body: {
             type: 'object',
             additionalProperties: false,
-            properties: { baseline: baselineParam, name: { type: 'string', minLength: 1, maxLength: 200 }, envs: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 63 } }, policy: { type: 'object' } },
+            properties: {
+              baseline: baselineParam,
+              name: { type: 'string', minLength: 1, maxLength: 200 },
+              envs: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 63 } },
+              minDays: { type: 'integer', minimum: 1, maximum: 366, description: 'the recommendation thresholds, as GET /api/v1/recommendations takes them' },
+              minFlows: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+              policy: { type: 'object' },
+            },
           },
           response: { 201: loose },
         },
@@ -151,7 +161,8 @@ export function policyRoutes(store: Store, settings: BaselineSettings): FastifyP
       async (request, reply) => {
         const body = request.body ?? {};
         if (body.policy !== undefined) return reply.status(201).send(await importPolicy(store.meta, body.policy, body.envs === undefined ? {} : { envs: body.envs }));
-        const { recommendation } = await recommendationFor(store, settings, body.baseline ?? 'latest');
+        const parameters = { ...(body.minDays === undefined ? {} : { minDays: body.minDays }), ...(body.minFlows === undefined ? {} : { minFlows: body.minFlows }) };
+        const { recommendation } = await recommendationFor(store, settings, body.baseline ?? 'latest', parameters);
         return reply.status(201).send(await createFromRecommendation(store.meta, recommendation, { ...(body.name === undefined ? {} : { name: body.name }), ...(body.envs === undefined ? {} : { envs: body.envs }) }));
       },
     );
