@@ -115,15 +115,17 @@ describe('policies over 35 days of the small scenario, a new dependency from day
 
   it('leaves expired exceptions out of every export and reports them as findings; exceptions in force are in', async () => {
     const exception = { from: { app: 'shop', env: 'prod' }, to: { app: 'catalog', env: 'prod' }, protocol: 'tcp', owner: 'team-shop', reason: 'catalog migration' };
+    // Exports resolve the inventory at `now`: the estate's last day, when one exception has expired and the other runs on.
+    const now = new Date((END - DAY) * 1000);
     const expired = await addException(store.meta, policy.id, { ...exception, ports: [17001], expires: '2026-11-20T00:00:00Z' }, { now: new Date('2026-11-10T00:00:00Z') });
-    const live = await addException(store.meta, policy.id, { ...exception, ports: [17002], expires: '2027-02-01T00:00:00Z' });
+    const live = await addException(store.meta, policy.id, { ...exception, ports: [17002], expires: '2027-02-01T00:00:00Z' }, { now });
     for (const format of EXPORT_FORMATS) {
-      const out = await exportPolicy(store, settings, live.policy, format);
+      const out = await exportPolicy(store, settings, live.policy, format, { now });
       assert.ok(out.text.includes('17002'), `${format} has the exception in force`);
       assert.ok(!out.text.includes('17001'), `${format} leaves the expired exception out`);
       assert.ok(!out.text.includes(expired.exception.id), `${format} does not name the expired exception`);
     }
-    const { findings } = await findingsFor(store, settings, first);
+    const { findings } = await findingsFor(store, settings, first, { now });
     const reported = findings.filter((f) => f.kind === 'expired-exception');
     assert.deepEqual(reported.map((f) => f.evidence.exception), [expired.exception.id]);
     assert.equal(reported[0]?.evidence.owner, 'team-shop');
