@@ -205,11 +205,6 @@ function drift(diff: BaselineDiff, current: SerializedBaselineGraph, previous: S
   return out;
 }
 
-/** The baseline edges a rule allows (group matching; see selectors.ts). Builds the indexes: for one rule; `EdgeIndex` for many. */
-export function edgesOfRule(rule: Pick<PolicyRule, 'from' | 'to' | 'protocol' | 'ports'>, graph: SerializedBaselineGraph, externals?: Externals): DependencyEdgeAttributes[] {
-  return new EdgeIndex(graph, new GroupIndex(graph.nodes.map((n) => n.attributes), externals)).allowedBy(rule);
-}
-
 function unusedRules(policies: readonly Policy[], edges: EdgeIndex, window: { from: number; to: number }, unusedDays: number, baseline: string): Finding[] {
   const since = Math.max(window.from, window.to - unusedDays * 86_400);
   const days = Math.round((window.to - since) / 86_400);

@@ -5,13 +5,12 @@
 // A file is `{"intents": [{"from": selector, "to": selector, "protocol": "tcp", "ports": [5432],
 // "description": "…"}]}`, YAML or JSON. Importing a file replaces the intents (the file is the
 // documentation), unless `merge` keeps the ones it does not mention.
-import { createHash } from 'node:crypto';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { FlowmapError } from '../../core/errors.js';
 import type { JsonValue, MetaStore } from '../../store/index.js';
 import type { GroupNodeAttributes } from '../baseline/index.js';
-import { portMatches, portsKey, portsProblem, PortSchema, ProtocolSchema, selectorKey, selectorMatchesNode, SelectorSchema, sortPorts, type Externals } from './selectors.js';
+import { dependencyHash, portMatches, portsProblem, PortSchema, ProtocolSchema, selectorMatchesNode, SelectorSchema, sortPorts, type Externals } from './selectors.js';
 import type { Intent, PortSpec, Protocol, Selector } from './types.js';
 
 export const INTENTS = 'intents';
@@ -34,8 +33,7 @@ export const IntentsFileSchema = z.strictObject({ intents: z.array(IntentInputSc
 export type IntentInput = z.input<typeof IntentInputSchema>;
 
 export function intentId(from: Selector, to: Selector, protocol: Protocol, ports: readonly PortSpec[]): string {
-  const hash = createHash('sha1').update(JSON.stringify([selectorKey(from), selectorKey(to), protocol, portsKey(ports)])).digest('hex').slice(0, 12);
-  return `int-${hash}`;
+  return `int-${dependencyHash(from, to, protocol, ports)}`;
 }
 
 function problemsOf(error: z.ZodError): string[] {

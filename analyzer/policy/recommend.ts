@@ -20,20 +20,18 @@
 //            + 0.2 × share of the two groups' hosts involved
 //            + 0.2 × volume (log10 flows / 4, capped at 1);
 // at least 0.9 when documented. Cost: O(E log E) over the baseline's E edges.
-import { createHash } from 'node:crypto';
 import type { BaselineRecord, GroupNodeAttributes, SerializedBaselineGraph } from '../baseline/index.js';
 import { classify, fanOuts, type Classification } from './classify.js';
 import { documenting } from './intents.js';
 import { observe, type Observation, type Observed } from './observe.js';
-import { isExternalSelector, maxOf, minOf, PORTED_PROTOCOLS, portsKey, selectorKey, selectorOfNode, sortPorts, type Externals } from './selectors.js';
+import { dependencyHash, isExternalSelector, maxOf, minOf, PORTED_PROTOCOLS, portsKey, selectorKey, selectorOfNode, sortPorts, type Externals } from './selectors.js';
 import type { Category, Intent, PolicyRule, PortSpec, Protocol, Recommendation, RecommendParameters, RuleFlag, Selector } from './types.js';
 
 export const DEFAULT_PARAMETERS: RecommendParameters = { minDays: 3, minFlows: 2, minDynamicPorts: 1 };
 
 
 export function ruleId(from: Selector, to: Selector, protocol: Protocol, ports: readonly PortSpec[]): string {
-  const hash = createHash('sha1').update(JSON.stringify([selectorKey(from), selectorKey(to), protocol, portsKey(ports)])).digest('hex').slice(0, 12);
-  return `r-${hash}`;
+  return `r-${dependencyHash(from, to, protocol, ports)}`;
 }
 
 const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();

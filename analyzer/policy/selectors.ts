@@ -9,6 +9,7 @@
 // inside P, and the internet group only when P is a default route (an address-level question about
 // the internet needs the host pairs, which group matching does not read); `{"workload": ID}` the
 // group of a workload without groupBy labels.
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { parsePrefix, prefixContains, type Prefix } from '../../core/ip.js';
 import { protocolName, type GroupNodeAttributes } from '../baseline/index.js';
@@ -71,7 +72,8 @@ const PROTOCOL_BY_NAME: Readonly<Record<string, number>> = Object.fromEntries(
 );
 
 export function protocolNumber(protocol: string): number | undefined {
-  if (PROTOCOL_BY_NAME[protocol] !== undefined) return PROTOCOL_BY_NAME[protocol];
+  const name = PROTOCOL_ALIASES[protocol] ?? protocol;
+  if (PROTOCOL_BY_NAME[name] !== undefined) return PROTOCOL_BY_NAME[name];
   return /^\d{1,3}$/.test(protocol) && Number(protocol) <= 255 ? Number(protocol) : undefined;
 }
 
@@ -88,6 +90,11 @@ export function selectorKey(selector: Selector): string {
     .sort()
     .map((k) => `${escape(k)}=${escape(selector[k] ?? '')}`)
     .join(',');
+}
+
+/** 12 hex digits naming a dependency (two selectors, protocol, ports): rule and intent ids are derived from it, so they are stable. */
+export function dependencyHash(from: Selector, to: Selector, protocol: string, ports: readonly PortSpec[]): string {
+  return createHash('sha1').update(JSON.stringify([selectorKey(from), selectorKey(to), protocol, portsKey(ports)])).digest('hex').slice(0, 12);
 }
 
 export function portsKey(ports: readonly PortSpec[]): string {

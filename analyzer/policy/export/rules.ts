@@ -2,7 +2,7 @@
 // (exceptions past their expiry drop out), the order they are written in (so the same input gives
 // the same bytes), how a port, a protocol and the internet are spelled, and the header that says
 // what the file is and which rules it could not express.
-import { sortPorts } from '../selectors.js';
+import { PORTED_PROTOCOLS, protocolNumber, sortPorts } from '../selectors.js';
 import type { ExportGroup, ExportInput, ExportRule, PortSpec } from '../types.js';
 
 /** A rule an exporter could not write, and why (Exported.skipped). */
@@ -24,20 +24,8 @@ export interface Rendered {
 export const PRIVATE_V4 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] as const;
 export const PRIVATE_V6 = ['fc00::/7'] as const;
 
-/** Protocols whose rules name destination ports. */
-export const PORTED_PROTOCOLS: ReadonlySet<string> = new Set(['tcp', 'udp', 'sctp']);
-
-/** IANA protocol numbers of the names rules carry (selectors.ts names, and the baseline's names for the rest). */
-const PROTOCOL_NUMBERS: Readonly<Record<string, number>> = {
-  icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, 'ipv6-icmp': 58, ospf: 89, vrrp: 112, sctp: 132,
-};
-
-/** The IANA number of a protocol name or numeric string; undefined when it is neither. */
-export function protocolNumber(protocol: string): number | undefined {
-  const known = PROTOCOL_NUMBERS[protocol];
-  if (known !== undefined) return known;
-  return /^\d{1,3}$/.test(protocol) && Number(protocol) <= 255 ? Number(protocol) : undefined;
-}
+// Protocol names and numbers are the policy stage's (selectors.ts), so exports read rules as rules were written.
+export { PORTED_PROTOCOLS, protocolNumber };
 
 /** ICMP for IPv4 (1) or IPv6 (58): 4, 6, or undefined for any other protocol. */
 export function icmpFamily(protocol: string): 4 | 6 | undefined {
