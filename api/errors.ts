@@ -1,52 +1,73 @@
-// JSON error bodies for every failure the API answers with: `{ statusCode, code, error, message }`.
-// FlowmapErrors keep their code and status; fastify's schema validation errors become 400
-// FLOWMAP_BAD_REQUEST with the offending field; anything unexpected is a 500 whose detail stays in
-// the log, not in the response.
+// One JSON shape for every failure the API answers with: `{ error: { code, message, details } }`.
+// FlowmapErrors keep their code, status and details; fastify's schema validation errors become
+// 400 FLOWMAP_BAD_REQUEST naming the offending field; fastify's own client errors (body too large,
+// unsupported media type, bad JSON) keep their status under a FLOWMAP_ code; anything unexpected
+// is a 500 whose detail stays in the log, not in the response. The Firehose endpoint alone answers
+// in the shape AWS's delivery protocol prescribes.
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { STATUS_CODES } from 'node:http';
 import { FlowmapError } from '../core/errors.js';
 
 export interface ErrorBody {
-  statusCode: number;
-  code: string;
-  error: string;
-  message: string;
+  error: { code: string; message: string; details: Record<string, unknown> };
 }
 
 export const errorBodySchema = {
   $id: 'ErrorBody',
   type: 'object',
-  required: ['statusCode', 'code', 'error', 'message'],
+  required: ['error'],
   properties: {
-    statusCode: { type: 'integer' },
-    code: { type: 'string', description: 'stable error code, FLOWMAP_…' },
-    error: { type: 'string', description: 'HTTP reason phrase' },
-    message: { type: 'string', description: 'what went wrong and what is allowed' },
+    error: {
+      type: 'object',
+      required: ['code', 'message', 'details'],
+      properties: {
+        code: { type: 'string', description: 'stable error code, FLOWMAP_…' },
+        message: { type: 'string', description: 'what went wrong and what is allowed' },
+        details: { type: 'object', additionalProperties: true, description: 'the offending field or value, when there is one' },
+      },
+    },
   },
 } as const;
 
-function body(statusCode: number, code: string, message: string): ErrorBody {
-  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message };
-}
+export const errorBody = (code: string, message: string, details: Record<string, unknown> = {}): ErrorBody => ({ error: { code, message, details } });
+
+/** Codes for fastify's own 4xx errors, by status. */
+const CLIENT_CODES: Record<number, string> = { 401: 'FLOWMAP_UNAUTHORIZED', 403: 'FLOWMAP_FORBIDDEN', 404: 'FLOWMAP_NOT_FOUND', 409: 'FLOWMAP_CONFLICT', 413: 'FLOWMAP_PAYLOAD_TOO_LARGE', 429: 'FLOWMAP_RATE_LIMITED' };
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.addSchema(errorBodySchema);
   app.setErrorHandler((err: FastifyError | FlowmapError, request, reply) => {
     if (err instanceof FlowmapError) {
       if (err.status >= 500) request.log.error({ err }, 'request failed');
-      return reply.status(err.status).send(body(err.status, err.code, err.message));
+      return reply.status(err.status).send(errorBody(err.code, err.message, err.details));
     }
     if (err.validation !== undefined) {
-      return reply.status(400).send(body(400, 'FLOWMAP_BAD_REQUEST', `${err.validationContext ?? 'request'} ${err.message}`));
+      const first = err.validation[0];
+      const details: Record<string, unknown> = { location: err.validationContext ?? 'request' };
+      if (first !== undefined) {
+        details.path = first.instancePath === '' ? '/' : first.instancePath;
+        details.keyword = first.keyword;
+        if (first.keyword === 'additionalProperties') details.property = (first.params as { additionalProperty?: unknown }).additionalProperty;
+      }
+      return reply.status(400).send(errorBody('FLOWMAP_BAD_REQUEST', `${err.validationContext ?? 'request'} ${err.message}`, details));
     }
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status >= 500) {
       request.log.error({ err }, 'request failed');
-      return reply.status(500).send(body(500, 'FLOWMAP_INTERNAL', 'internal error; the server log has the details'));
+      return reply.status(500).send(errorBody('FLOWMAP_INTERNAL', 'internal error; the server log has the details'));
     }
-    return reply.status(status).send(body(status, err.code ?? 'FLOWMAP_BAD_REQUEST', err.message));
+    return reply.status(status).send(errorBody(CLIENT_CODES[status] ?? 'FLOWMAP_BAD_REQUEST', err.message, typeof err.code === 'string' ? { reason: err.code } : {}));
   });
   app.setNotFoundHandler((request, reply) => {
-    return reply.status(404).send(body(404, 'FLOWMAP_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}; the API is described at /docs`));
+    return reply.status(404).send(errorBody('FLOWMAP_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 512) ?? ''}; the API is described at /docs`));
   });
+}
+
+/** The error of a JSON answer in the common shape (for clients: the CLI), or undefined. */
+export function errorOf(body: unknown): { code: string; message: string; details: Record<string, unknown> } | undefined {
+  if (body === null || typeof body !== 'object') return undefined;
+  const error = (body as { error?: unknown }).error;
+  if (error === null || typeof error !== 'object') return undefined;
+  const { code, message, details } = error as Record<string, unknown>;
+  if (typeof code !== 'string' || typeof message !== 'string') return undefined;
+  return { code, message, details: details !== null && typeof details === 'object' ? (details as Record<string, unknown>) : {} };
 }

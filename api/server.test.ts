@@ -48,7 +48,7 @@ describe('api server', () => {
     const { app } = await api([]);
     const response = await app.inject({ method: 'GET', url: '/api/v1/nothing?x=1' });
     assert.equal(response.statusCode, 404);
-    assert.deepEqual(response.json(), { statusCode: 404, code: 'FLOWMAP_NOT_FOUND', error: 'Not Found', message: 'no route GET /api/v1/nothing; the API is described at /docs' });
+    assert.deepEqual(response.json(), { error: { code: 'FLOWMAP_NOT_FOUND', message: 'no route GET /api/v1/nothing; the API is described at /docs', details: {} } });
     await app.close();
   });
 

@@ -3,15 +3,23 @@
 // per area, each route's JSON schema being its validation, serializer and OpenAPI entry.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
+import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import { installAuth, rateLimitKey, ROUTE_CLASS_LIMITS, type RouteClass } from './auth.js';
+import { tokenRoutes } from './routes/tokens.js';
 import type { Logger } from '../core/logger.js';
-import { configSchema, type Config } from '../core/config.js';
+import { configSchema, isLoopback, type Config } from '../core/config.js';
+import { FlowmapError } from '../core/errors.js';
 import { registerErrorHandling } from './errors.js';
 import { createMetrics, type ApiMetrics } from './metrics.js';
 import { baselineSettingsFrom, type BaselineSettings } from '../analyzer/baseline/index.js';
 import type { JobRunner } from '../analyzer/jobs/index.js';
 import { baselineRoutes } from './routes/baselines.js';
 import { policyRoutes } from './routes/policies.js';
+import { intentRoutes } from './routes/intents.js';
+import { findingRoutes } from './routes/findings.js';
 import { exporterRoutes } from './routes/exporters.js';
 import { flowlogRoutes } from './routes/flowlogs.js';
 import { inventoryImportRoutes, inventoryRoutes } from './routes/inventory.js';
@@ -25,6 +33,15 @@ const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 export interface ApiConfig {
   host: string;
   port: number;
+  /** Default on; off only for loopback (config.ts refuses anything else). */
+  auth?: 'on' | 'off';
+  /** Origins allowed cross-origin requests; empty or absent: CORS off. */
+  cors?: string[];
+  rateLimit?: Record<RouteClass, number>;
+  /** Largest JSON body of a write route; heavy routes (imports) take 32 times this. */
+  bodyLimitBytes?: number;
+  /** Failed authentications per client address per minute before 429s (default 30). */
+  authFailuresPerMinute?: number;
 }
 
 export interface ApiDeps {
@@ -52,6 +69,8 @@ export interface ApiDeps {
   jobs?: JobRunner;
   /** Baseline defaults (window, schedule, resolver); from the `baseline` and `inventory` config sections. */
   baseline?: BaselineSettings;
+  /** Accepted as admin without being stored: the embedded server's own token for the local CLI. */
+  localToken?: string;
 }
 
 export interface Api {
@@ -73,6 +92,28 @@ export async function createApi(config: ApiConfig, deps: ApiDeps): Promise<Api> 
   });
   registerErrorHandling(app);
   const metrics = deps.metrics ?? createMetrics(deps.version);
+  if (config.auth === 'off' && !isLoopback(config.host)) {
+    throw new FlowmapError('FLOWMAP_CONFIG_INVALID', `api.auth may be off only when the API listens on loopback, not ${config.host}`);
+  }
+  const bodyLimit = config.bodyLimitBytes ?? ROUTE_CLASS_LIMITS.body.write;
+  // Before swagger and rate-limit: its onRoute hook fills in what theirs read.
+  const auth = installAuth(app, {
+    enabled: config.auth !== 'off',
+    ...(deps.store === undefined ? {} : { meta: deps.store.meta }),
+    ...(deps.localToken === undefined ? {} : { localToken: deps.localToken }),
+    rateLimits: config.rateLimit ?? ROUTE_CLASS_LIMITS.rate,
+    bodyLimits: { read: ROUTE_CLASS_LIMITS.body.read, write: bodyLimit, heavy: bodyLimit * 32 },
+    ...(config.authFailuresPerMinute === undefined ? {} : { failuresPerMinute: config.authFailuresPerMinute }),
+  });
+  await app.register(rateLimit, {
+    global: false,
+    keyGenerator: rateLimitKey,
+    errorResponseBuilder: (_request, context) => new FlowmapError('FLOWMAP_RATE_LIMITED', `rate limit of ${context.max} requests a minute reached; retry in ${context.after}`, { status: 429, details: { max: context.max } }),
+  });
+  if (config.cors !== undefined && config.cors.length > 0) {
+    const origins = config.cors;
+    await app.register(cors, { origin: origins.includes('*') ? '*' : origins, methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], allowedHeaders: ['authorization', 'content-type'], maxAge: 600 });
+  }
 
   await app.register(swagger, {
     openapi: {
@@ -82,23 +123,40 @@ export async function createApi(config: ApiConfig, deps: ApiDeps): Promise<Api> 
         version: deps.version,
         description: 'Flow telemetry, application dependency maps and least-privilege policy recommendations.',
       },
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'an API token, flowmap_…; roles viewer (read), analyst (baselines, policies, intents, findings), admin (tokens, inventory, uploads, webhooks)' } },
+      },
       tags: [
         { name: 'health', description: 'liveness, readiness and metrics' },
+        { name: 'tokens', description: 'API tokens and their roles' },
+        { name: 'flows', description: 'bounded search of the stored flows' },
+        { name: 'intents', description: 'documented dependencies' },
+        { name: 'policies', description: 'recommendations, policies, rollout states, rules, exceptions, audit simulation, exports, blast radius' },
+        { name: 'findings', description: 'undocumented dependencies, drift, unused and broad rules; acknowledge and resolve' },
+        { name: 'reports', description: 'scheduled baseline reports: HTML, JSON, PDF' },
+        { name: 'webhooks', description: 'signed webhook deliveries of new findings and reports' },
         { name: 'collector', description: 'exporters and what the collectors received from them' },
         { name: 'inventory', description: 'workloads, labels, address bindings over time, CIDR rules, imports and resolution' },
         { name: 'baselines', description: 'dependency baselines over a window: build, progress, graph downloads, host drill-down, drift' },
       ],
     },
+    // OpenAPI 3.0 schema objects are a subset of JSON Schema: keywords our validation uses beyond
+    // it are turned into words in the document (validation still applies them).
+    transformObject: (document) => toOpenApi30('openapiObject' in document ? document.openapiObject : document.swaggerObject) as ReturnType<NonNullable<FastifyDynamicSwaggerOptions['transformObject']>>,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(healthRoutes({ checks: deps.checks, metrics, version: deps.version, mode: deps.mode }));
   if (deps.store !== undefined) {
+    await app.register(tokenRoutes(deps.store.meta, auth));
     await app.register(exporterRoutes(deps.store, deps.liveExporters));
     await app.register(flowlogRoutes(deps.store, { servicePorts: deps.servicePorts ?? createServicePorts(), awsFormat: deps.awsFormat, maxBytes: deps.uploadMaxBytes }));
     await app.register(inventoryRoutes(deps.store, deps.inventory ?? configSchema.parse({}).inventory));
     await app.register(inventoryImportRoutes(deps.store));
     if (deps.jobs !== undefined) await app.register(baselineRoutes(deps.store, deps.jobs, deps.baseline ?? baselineSettingsFrom(configSchema.parse({}))));
-    await app.register(policyRoutes(deps.store, deps.baseline ?? baselineSettingsFrom(configSchema.parse({}))));
+    const baseline = deps.baseline ?? baselineSettingsFrom(configSchema.parse({}));
+    await app.register(policyRoutes(deps.store, baseline));
+    await app.register(intentRoutes(deps.store));
+    await app.register(findingRoutes(deps.store, baseline));
     await app.register(firehoseRoutes(deps.store, { accessKey: deps.firehoseAccessKey, servicePorts: deps.servicePorts ?? createServicePorts(), awsFormat: deps.awsFormat }));
   }
 
@@ -114,4 +172,24 @@ export async function createApi(config: ApiConfig, deps: ApiDeps): Promise<Api> 
       await app.close();
     },
   };
+}
+
+/** Rewrites JSON Schema keywords OpenAPI 3.0 lacks (propertyNames, const) into ones it has. */
+function toOpenApi30(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(toOpenApi30);
+  if (node === null || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+    if (key === 'propertyNames') {
+      const pattern = (value as { pattern?: unknown } | null)?.pattern;
+      if (typeof pattern === 'string') out['x-property-names-pattern'] = pattern;
+      continue;
+    }
+    if (key === 'const') {
+      out.enum = [value];
+      continue;
+    }
+    out[key] = toOpenApi30(value);
+  }
+  return out;
 }

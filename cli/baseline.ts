@@ -10,11 +10,15 @@ import { createJobRunner, type JobRunner } from '../analyzer/jobs/index.js';
 import { registerErrorHandling } from '../api/errors.js';
 import { baselineRoutes } from '../api/routes/baselines.js';
 import { policyRoutes } from '../api/routes/policies.js';
+import { intentRoutes } from '../api/routes/intents.js';
+import { findingRoutes } from '../api/routes/findings.js';
+import { tokenRoutes } from '../api/routes/tokens.js';
 import type { Config } from '../core/config.js';
 import { ErrorCodes, FlowmapError, isFlowmapError, type ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { createStore, type Store } from '../store/index.js';
-import { localServer } from './server.js';
+import { authHeader, localServer } from './server.js';
+import { errorOf } from '../api/errors.js';
 
 const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(ErrorCodes, code);
 
@@ -68,6 +72,9 @@ export async function open(config: Config, logger: Logger, server: string | unde
   registerErrorHandling(app);
   await app.register(baselineRoutes(store, jobs, settings));
   await app.register(policyRoutes(store, settings));
+  await app.register(intentRoutes(store));
+  await app.register(findingRoutes(store, settings));
+  await app.register(tokenRoutes(store.meta, { forget: () => undefined }));
   return {
     local,
     async call(method, url, body) {
@@ -91,7 +98,7 @@ function remote(server: string): Session {
       try {
         response = await fetch(`${base}${url}`, {
           method,
-          headers: { 'x-flowmap-client': 'cli', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          headers: { 'x-flowmap-client': 'cli', ...authHeader(base), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
           signal: AbortSignal.timeout(300_000),
         });
@@ -104,12 +111,29 @@ function remote(server: string): Session {
   };
 }
 
+/**
+ * Every page of a list route: follows nextCursor and concatenates the `key` arrays; the other
+ * fields come from the first page.
+ */
+export async function allPages(session: Session, url: string, key: string): Promise<Record<string, unknown>> {
+  const first = ok(await session.call('GET', url));
+  const items = [...((first[key] as unknown[] | undefined) ?? [])];
+  let cursor = first.nextCursor;
+  while (typeof cursor === 'string') {
+    const page = ok(await session.call('GET', `${url}${url.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(cursor)}`));
+    items.push(...((page[key] as unknown[] | undefined) ?? []));
+    cursor = page.nextCursor;
+  }
+  const { nextCursor: _last, ...rest } = first;
+  return { ...rest, [key]: items };
+}
+
 /** The JSON body of an answer with the expected status, or the server's error as a FlowmapError. */
 export function ok(a: Answer, expected = 200): Record<string, unknown> {
   if (a.status === expected) return a.json();
-  const body = a.json();
-  const message = typeof body.message === 'string' ? body.message : `the server answered ${a.status}`;
-  const code = typeof body.code === 'string' && isErrorCode(body.code) ? body.code : a.status >= 500 ? 'FLOWMAP_STORE_UNAVAILABLE' : 'FLOWMAP_BAD_REQUEST';
+  const error = errorOf(a.json());
+  const message = error?.message ?? `the server answered ${a.status}`;
+  const code = error !== undefined && isErrorCode(error.code) ? error.code : a.status >= 500 ? 'FLOWMAP_STORE_UNAVAILABLE' : 'FLOWMAP_BAD_REQUEST';
   throw new FlowmapError(code, message, { status: a.status });
 }
 

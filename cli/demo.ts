@@ -8,6 +8,7 @@
 // 28 days in the baseline. Stopping flowmap stops the sender.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorOf } from '../api/errors.js';
 import type { Config } from '../core/config.js';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -25,15 +26,15 @@ export interface Demo {
 }
 
 /** Once the demo baseline is built, logs what the recommendation and the findings say, with their URLs. */
-async function summarise(base: string, id: string, signal: AbortSignal, log: Logger): Promise<void> {
+async function summarise(base: string, id: string, signal: AbortSignal, log: Logger, auth: Record<string, string>): Promise<void> {
   for (;;) {
-    const baseline = (await fetch(`${base}/api/v1/baselines/${id}`, { signal }).then((r) => r.json())) as { status?: string; error?: string };
+    const baseline = (await fetch(`${base}/api/v1/baselines/${id}`, { signal, headers: auth }).then((r) => r.json())) as { status?: string; error?: string };
     if (baseline.status === 'completed') break;
     if (baseline.status === 'failed') throw new Error(`the demo baseline failed: ${baseline.error ?? 'no reason given'}`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  const recommendation = (await fetch(`${base}/api/v1/recommendations?baseline=${id}`, { signal }).then((r) => r.json())) as { rules?: unknown[] };
-  const findings = (await fetch(`${base}/api/v1/findings?baseline=${id}`, { signal }).then((r) => r.json())) as { total?: number; counts?: Record<string, number> };
+  const recommendation = (await fetch(`${base}/api/v1/recommendations?baseline=${id}`, { signal, headers: auth }).then((r) => r.json())) as { rules?: unknown[] };
+  const findings = (await fetch(`${base}/api/v1/findings?baseline=${id}`, { signal, headers: auth }).then((r) => r.json())) as { total?: number; counts?: Record<string, number> };
   log.info(
     { rules: recommendation.rules?.length, findings: findings.total, byKind: findings.counts, recommendation: `${base}/api/v1/recommendations`, findingsUrl: `${base}/api/v1/findings` },
     'demo: recommended default-deny policy and findings ready (flowmap recommend, flowmap findings)',
@@ -59,21 +60,22 @@ export function startDemo(running: Running, config: Config, logger: Logger): Dem
     mkdirSync(dir, { recursive: true });
     for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
 
+    const auth: Record<string, string> = running.localToken === undefined ? {} : { authorization: `Bearer ${running.localToken}` };
     const host = api.host === '0.0.0.0' || api.host === '::' ? '127.0.0.1' : api.host;
     const base = `http://${host.includes(':') ? `[${host}]` : host}:${api.port}`;
     const intents = files['intents.json'];
     if (intents !== undefined) {
-      const response = await fetch(`${base}/api/v1/intents`, { method: 'PUT', body: intents, headers: { 'content-type': 'application/json' }, signal: abort.signal });
+      const response = await fetch(`${base}/api/v1/intents`, { method: 'PUT', body: intents, headers: { 'content-type': 'application/json', ...auth }, signal: abort.signal });
       const report = (await response.json()) as Record<string, unknown>;
-      if (response.status !== 200) throw new Error(`intents import answered ${response.status}: ${String(report.message)}`);
+      if (response.status !== 200) throw new Error(`intents import answered ${response.status}: ${String(errorOf(report)?.message)}`);
       log.info({ intents: report.total }, 'demo intents imported (the documented dependencies)');
     }
     for (const name of ['inventory.json', 'kubectl-pods.json']) {
       const body = files[name];
       if (body === undefined) continue;
-      const response = await fetch(`${base}/api/v1/inventory/import?source=${encodeURIComponent(`demo:${name}`)}`, { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal: abort.signal });
+      const response = await fetch(`${base}/api/v1/inventory/import?source=${encodeURIComponent(`demo:${name}`)}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...auth }, signal: abort.signal });
       const report = (await response.json()) as Record<string, unknown>;
-      if (response.status !== 200) throw new Error(`inventory import of ${name} answered ${response.status}: ${String(report.message)}`);
+      if (response.status !== 200) throw new Error(`inventory import of ${name} answered ${response.status}: ${String(errorOf(report)?.message)}`);
       log.info({ file: name, added: report.added, skipped: report.skipped }, 'demo inventory imported');
     }
 
@@ -102,14 +104,14 @@ export function startDemo(running: Running, config: Config, logger: Logger): Dem
     const response = await fetch(`${base}/api/v1/baselines`, {
       method: 'POST',
       body: JSON.stringify({ end: new Date(end).toISOString(), days }),
-      headers: { 'content-type': 'application/json', 'x-flowmap-client': 'demo' },
+      headers: { 'content-type': 'application/json', 'x-flowmap-client': 'demo', ...auth },
       signal: abort.signal,
     });
     const answer = (await response.json()) as { baseline?: { id?: string }; message?: string };
-    if (response.status !== 202) throw new Error(`the demo baseline answered ${response.status}: ${String(answer.message)}`);
+    if (response.status !== 202) throw new Error(`the demo baseline answered ${response.status}: ${String(errorOf(answer)?.message)}`);
     const id = answer.baseline?.id ?? 'latest';
     log.info({ baseline: id, graph: `${base}/api/v1/baselines/${id}/graph` }, 'demo: baseline of the 28 days queued');
-    await summarise(base, id, abort.signal, log);
+    await summarise(base, id, abort.signal, log, auth);
   })().catch((err: unknown) => {
     if (abort.signal.aborted) return;
     log.error({ err: describeError(err) }, 'demo failed; flowmap keeps running');

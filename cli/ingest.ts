@@ -10,6 +10,7 @@ import { createServicePorts } from '../collector/service-ports.js';
 import { IngestFailure, ingestFile, ingestStream, listLedger, recordInLedger, type IngestReport, type LedgerEntry } from '../collector/cloud/ingest.js';
 import { CLOUD_FORMATS, type CloudFormat } from '../collector/cloud/types.js';
 import { createStore, type Store } from '../store/index.js';
+import { errorOf } from '../api/errors.js';
 import { answerMessage, callServer, localServer, type ServerAnswer } from './server.js';
 
 export interface IngestCommandOptions {
@@ -123,7 +124,7 @@ async function ingestThroughServer(server: string, files: string[], options: Ing
   const call = (path: string, init?: RequestInit): Promise<ServerAnswer> => callServer(base, path, init);
   if (options.list === true) {
     const { status, body } = await call('/api/v1/flowlogs');
-    if (status !== 200) throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `${base}/api/v1/flowlogs answered ${status}: ${String(body.message)}`);
+    if (status !== 200) throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `${base}/api/v1/flowlogs answered ${status}: ${errorOf(body)?.message ?? String(body.message)}`);
     printLedger(body.ingested as (LedgerEntry & { sha256: string })[], options, out);
     return 0;
   }

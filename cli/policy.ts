@@ -7,7 +7,7 @@ import type { Config } from '../core/config.js';
 import { FlowmapError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import YAML from 'yaml';
-import { ok, open, writeOrPrint, type Session } from './baseline.js';
+import { allPages, ok, open, writeOrPrint, type Session } from './baseline.js';
 
 type Print = (line: string) => void;
 
@@ -57,7 +57,7 @@ export async function intentsImportCommand(file: string, options: Common & { mer
 
 export async function intentsListCommand(options: Common, config: Config, logger: Logger, print: Print, warn: Print): Promise<number> {
   return withSession(config, logger, options.server, warn, async (s) => {
-    const result = ok(await s.call('GET', '/api/v1/intents'));
+    const result = await allPages(s, '/api/v1/intents', 'intents');
     if (options.json === true) print(JSON.stringify(result));
     else for (const i of result.intents as { id: string; from: Record<string, string>; to: Record<string, string>; protocol: string; ports: PolicyRule['ports']; description?: string }[]) print(`${i.id}  ${sel(i.from)} -> ${sel(i.to)} ${portText(i.protocol, i.ports)}${i.description === undefined ? '' : `  # ${i.description}`}`);
     return 0;
@@ -81,7 +81,7 @@ export async function recommendCommand(options: Common & { baseline?: string; mi
 
 export async function findingsCommand(options: Common & { baseline?: string; kind?: string; category?: string; severity?: string }, config: Config, logger: Logger, print: Print, warn: Print): Promise<number> {
   return withSession(config, logger, options.server, warn, async (s) => {
-    const result = ok(await s.call('GET', `/api/v1/findings${q({ baseline: options.baseline, kind: options.kind, category: options.category, severity: options.severity })}`));
+    const result = await allPages(s, `/api/v1/findings${q({ baseline: options.baseline, kind: options.kind, category: options.category, severity: options.severity })}`, 'findings');
     const findings = result.findings as Finding[];
     if (options.json === true) {
       // DESIGN.md §9: the finding objects themselves.
@@ -140,7 +140,7 @@ export async function policyCommand(action: string, args: string[], options: Com
     const envs = options.envs?.split(',').map((e) => e.trim()).filter((e) => e !== '');
     switch (action) {
       case 'list': {
-        const r = ok(await s.call('GET', '/api/v1/policies'));
+        const r = await allPages(s, '/api/v1/policies', 'policies');
         return out(r, () => (r.policies as PolicySummary[]).map(policyLine));
       }
       case 'create': {

@@ -13,6 +13,8 @@ import { ingestCommand, type IngestCommandOptions } from './ingest.js';
 import { inventoryImport, inventoryList, inventoryResolve } from './inventory.js';
 import { startDemo } from './demo.js';
 import { baselineCommand, baselineDiffCommand, graphCommand, type BaselineCommandOptions } from './baseline.js';
+import { tokenCommand } from './tokens.js';
+import { useLocalToken } from './server.js';
 import { blastCommand, exportCommand, findingsCommand, intentsImportCommand, intentsListCommand, policyCommand, recommendCommand } from './policy.js';
 import { simulateCommand, type SimulateOptions } from './simulate.js';
 
@@ -29,7 +31,9 @@ interface ServeOptions {
 
 function configFrom(command: Command, extra: Record<string, unknown> = {}): Config {
   const globals = command.optsWithGlobals<GlobalOptions>();
-  return loadConfig({ file: globals.config, overrides: { data: globals.data, 'log.level': globals.logLevel, ...extra } });
+  const config = loadConfig({ file: globals.config, overrides: { data: globals.data, 'log.level': globals.logLevel, ...extra } });
+  useLocalToken(config);
+  return config;
 }
 
 /** Long-running roles log JSON lines to stdout; one-shot commands keep stdout for their output. */
@@ -341,6 +345,21 @@ export function buildProgram(): Command {
     .action(async (options: { baseline?: string; policy?: string; json?: boolean; server?: string }, command: Command) => {
       const config = configFrom(command);
       process.exitCode = await blastCommand(options, config, loggerFor(config, true), print, warn);
+    });
+
+  program
+    .command('token')
+    .description('API tokens: create NAME --role viewer|analyst|admin [--expires ISO] (printed once) | list | revoke ID…')
+    .argument('<action>')
+    .argument('[args...]')
+    .option('--role <role>', 'create: viewer (read), analyst (baselines, policies, intents, findings) or admin (tokens, inventory, uploads, webhooks); default viewer')
+    .option('--name <name>', 'create: what the token is for')
+    .option('--expires <time>', 'create: ISO-8601 expiry (default never)')
+    .option('--json', 'machine-readable output')
+    .option(serverOption, serverHelp)
+    .action(async (action: string, args: string[], options: Parameters<typeof tokenCommand>[2], command: Command) => {
+      const config = configFrom(command);
+      process.exitCode = await tokenCommand(action, args, options, config, loggerFor(config, true), print, warn);
     });
 
   program

@@ -1,7 +1,11 @@
 // Runs flowmap's roles in this process: `start` runs all of them (embedded or service mode),
 // `api` and `worker` run one each (service mode, any number of processes). Owns the wiring —
 // config → store → jobs → API — and the orderly shutdown on SIGINT/SIGTERM.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { bootstrapAdminToken } from '../api/tokens.js';
+import { localTokenFile } from './server.js';
 import { createApi } from '../api/server.js';
 import { createMetrics } from '../api/metrics.js';
 import { registerEvidence } from '../analyzer/evidence.js';
@@ -35,6 +39,8 @@ export interface RunOptions {
 export interface Running {
   /** Where the API listens, when the api role runs. */
   api?: { host: string; port: number };
+  /** The embedded server's own admin token (the demo and the local CLI use it). */
+  localToken?: string;
   /** The collector's UDP endpoints, when the collector role runs. */
   collector?: { address: string; port: number; receiveBufferBytes: number }[];
   stop(): Promise<void>;
@@ -137,17 +143,37 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
     if (aborted()) return { stop: stopAll };
 
     let api: Running['api'];
+    let localToken: string | undefined;
     if (options.roles.has('api') || options.roles.has('collector')) {
       // A collector-only process serves health, readiness and metrics; the /api/v1 routes come with the api role.
       const checks = [{ name: 'store', check: () => store.ping() }];
       if (jobs !== undefined) checks.push({ name: 'jobs', check: () => jobs.ping() });
+      const apiRole = options.roles.has('api');
+      // First start: the store holds no token yet, so there is an admin token to print once.
+      if (apiRole && config.api.auth === 'on') {
+        const created = await bootstrapAdminToken(store.meta);
+        if (created !== undefined) {
+          process.stderr.write(`\nflowmap: first start — an admin API token was created. It is shown this once; store it now:\n\n    ${created.token}\n\nUse it as "Authorization: Bearer <token>" (FLOWMAP_TOKEN for the CLI) and create others with \`flowmap token create\`.\n\n`);
+          logger.warn({ token: created.record.id }, 'first start: admin API token created and printed on stderr');
+        }
+      }
+      // Embedded mode: the CLI on this machine talks to this server with a token only readers of
+      // the data directory (who could open the database anyway) can read; it lives as long as the process.
+      if (apiRole && mode === 'embedded') {
+        localToken = `flowmap_local_${randomBytes(32).toString('base64url')}`;
+        const file = localTokenFile(config.data);
+        mkdirSync(config.data, { recursive: true });
+        writeFileSync(file, `${localToken}\n`, { mode: 0o600 });
+        stops.push(async () => rmSync(file, { force: true }));
+      }
       const server = await createApi(config.api, {
+        ...(localToken === undefined ? {} : { localToken }),
         logger,
         version,
         mode,
         metrics,
         checks,
-        store: options.roles.has('api') ? store : undefined,
+        store: apiRole ? store : undefined,
         liveExporters,
         servicePorts: createServicePorts({ extra: config.collector.servicePorts }),
         firehoseAccessKey: config.ingest.firehoseAccessKey,
@@ -162,7 +188,7 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
       logger.info({ url: `http://${api.host}:${api.port}`, docs: `http://${api.host}:${api.port}/docs` }, 'api listening');
     }
     logger.info('flowmap ready');
-    return { api, collector, stop: stopAll };
+    return { api, collector, ...(localToken === undefined ? {} : { localToken }), stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

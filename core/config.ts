@@ -49,9 +49,25 @@ export const configSchema = z
       .object({
         host: z.string().min(1, 'must be a host name or address').default('127.0.0.1'),
         port: port.default(8080),
+        /** off: no tokens asked, every request acts as admin — refused unless the API listens on loopback only. */
+        auth: z.enum(['on', 'off']).default('on'),
+        /** Origins allowed cross-origin requests (CORS); empty: CORS off. */
+        cors: list(z.string().regex(/^(\*|https?:\/\/[^\s/]+)$/, 'must be * or an origin like https://ui.example.net (scheme, host, optional port; no path)')).default([]),
+        /** Requests per minute per token (per address without one), by route class. */
+        rateLimit: z
+          .object({
+            read: z.coerce.number().int().min(1, 'must be at least 1').default(1200),
+            write: z.coerce.number().int().min(1, 'must be at least 1').default(240),
+            heavy: z.coerce.number().int().min(1, 'must be at least 1').default(60),
+            upload: z.coerce.number().int().min(1, 'must be at least 1').default(60),
+          })
+          .strict()
+          .prefault({}),
+        /** Largest JSON body of a write route, bytes; policy and intents imports take 32 times this. */
+        bodyLimitBytes: z.coerce.number().int().min(1024, 'must be at least 1024').max(1024 ** 3, 'must be at most 1 GiB').default(1024 * 1024),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080 }),
+      .prefault({}),
     clickhouse: z
       .object({
         url: url(['http:', 'https:']).optional(),
@@ -119,6 +135,26 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    reports: z
+      .object({
+        /** When the scheduled baseline report is made, or off (default Mondays 03:45, after the weekly baseline). */
+        cron: z
+          .string()
+          .regex(/^(off|@\w+|\S+(\s+\S+){4,5})$/, 'must be a cron expression (5 or 6 fields, or @weekly) or off')
+          .default('45 3 * * 1'),
+        keep: z.coerce.number().int().min(1, 'must be at least 1').max(10_000, 'must be at most 10000').default(104),
+      })
+      .strict()
+      .prefault({}),
+    notify: z
+      .object({
+        /** Syslog receivers of findings and reports: udp://HOST:PORT or tcp://HOST:PORT, ?format=cef for CEF (default RFC 5424 text). */
+        syslog: list(z.string().regex(/^(udp|tcp):\/\/(\[[0-9A-Fa-f:.]+\]|[^\s:/[\]?]+):\d{1,5}(\?format=(rfc5424|cef))?$/, 'must be udp://HOST:PORT or tcp://HOST:PORT, optionally ?format=cef (tcp://siem.example.net:6514?format=cef)')).default([]),
+        attempts: z.coerce.number().int().min(1, 'must be at least 1').max(50, 'must be at most 50').default(12),
+        backoffMs: z.coerce.number().int().min(100, 'must be at least 100').max(3_600_000, 'must be at most 3600000').default(2000),
+      })
+      .strict()
+      .prefault({}),
     retention: z
       .object({ days: z.coerce.number().int().min(1, 'must be at least 1 day').max(36_500, 'must be at most 36500').default(35) })
       .strict()
@@ -137,7 +173,18 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.api.auth === 'off' && !isLoopback(config.api.host)) {
+      ctx.addIssue({ code: 'custom', path: ['api', 'auth'], message: `may be off only when api.host is loopback (127.0.0.1, ::1 or localhost), not ${config.api.host}` });
+    }
+  });
+
+/** Whether a listen address reaches this machine only. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
 
 export type Config = z.infer<typeof configSchema>;
 
@@ -148,6 +195,13 @@ export const ENVIRONMENT: ReadonlyArray<readonly [variable: string, path: string
   ['FLOWMAP_LOG_LEVEL', 'log.level', `log level: ${LOG_LEVELS.join(', ')} (default info)`],
   ['FLOWMAP_API_HOST', 'api.host', 'address the HTTP API binds (default 127.0.0.1)'],
   ['FLOWMAP_API_PORT', 'api.port', 'HTTP API port (default 8080)'],
+  ['FLOWMAP_API_AUTH', 'api.auth', 'on (default): every /api/v1 route needs a token; off: none asked, allowed only when api.host is loopback (127.0.0.1, ::1, localhost)'],
+  ['FLOWMAP_API_CORS', 'api.cors', 'origins allowed cross-origin requests, comma-separated (default none: CORS off)'],
+  ['FLOWMAP_API_RATE_READ', 'api.rateLimit.read', 'requests per minute per token on read routes (default 1200)'],
+  ['FLOWMAP_API_RATE_WRITE', 'api.rateLimit.write', 'requests per minute per token on write routes (default 240)'],
+  ['FLOWMAP_API_RATE_HEAVY', 'api.rateLimit.heavy', 'requests per minute per token on expensive routes: baselines, simulation, exports, reports, flow search (default 60)'],
+  ['FLOWMAP_API_RATE_UPLOAD', 'api.rateLimit.upload', 'requests per minute per token on file uploads (default 60)'],
+  ['FLOWMAP_API_BODY_LIMIT', 'api.bodyLimitBytes', 'largest JSON request body, bytes; imports take 32 times this (default 1048576)'],
   ['CLICKHOUSE_URL', 'clickhouse.url', 'ClickHouse HTTP URL; when set, the store is ClickHouse (service mode)'],
   ['CLICKHOUSE_DATABASE', 'clickhouse.database', 'ClickHouse database (default flowmap; created by migrate)'],
   ['CLICKHOUSE_USER', 'clickhouse.user', 'ClickHouse user (default default)'],
@@ -180,6 +234,11 @@ export const ENVIRONMENT: ReadonlyArray<readonly [variable: string, path: string
   ['FLOWMAP_BASELINE_DAYS', 'baseline.days', 'window of a baseline, days before its end (default 28)'],
   ['FLOWMAP_BASELINE_CRON', 'baseline.cron', 'when the scheduled baseline runs, cron in the worker\'s time zone, or off (default 15 2 * * 1: Mondays 02:15)'],
   ['FLOWMAP_BASELINE_KEEP', 'baseline.keep', 'baselines kept; older ones (and their host pairs) are deleted after each new one (default 52)'],
+  ['FLOWMAP_REPORTS_CRON', 'reports.cron', 'when the scheduled baseline report is made, cron in the worker\'s time zone, or off (default 45 3 * * 1: Mondays 03:45, after the weekly baseline)'],
+  ['FLOWMAP_REPORTS_KEEP', 'reports.keep', 'reports kept; older ones are deleted (default 104)'],
+  ['FLOWMAP_NOTIFY_SYSLOG', 'notify.syslog', 'syslog receivers of new findings and reports, comma-separated udp://HOST:PORT or tcp://HOST:PORT, ?format=cef for CEF'],
+  ['FLOWMAP_NOTIFY_ATTEMPTS', 'notify.attempts', 'delivery attempts of a webhook or syslog message before it is given up (default 12)'],
+  ['FLOWMAP_NOTIFY_BACKOFF_MS', 'notify.backoffMs', 'wait before the first retry, doubled on each further one (default 2000)'],
   ['FLOWMAP_RETENTION_DAYS', 'retention.days', 'days of flows kept; older day partitions are dropped (default 35)'],
 ];
 

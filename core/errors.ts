@@ -26,6 +26,11 @@ export const ErrorCodes = {
   FLOWMAP_COLLECTOR_START: 'the collector cannot start (a UDP port cannot be bound, decoder threads failed)',
   FLOWMAP_CONFLICT: 'the object is not in a state that allows this (a baseline still running)',
   FLOWMAP_BASELINE_FAILED: 'a baseline build failed',
+  FLOWMAP_UNAVAILABLE: 'a program this feature needs is not installed or cannot start (headless Chromium for PDF reports)',
+  FLOWMAP_UNAUTHORIZED: 'the request carries no valid API token',
+  FLOWMAP_FORBIDDEN: "the API token's role does not allow this",
+  FLOWMAP_RATE_LIMITED: 'too many requests; wait and retry',
+  FLOWMAP_PAYLOAD_TOO_LARGE: 'the request body is larger than this route takes',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

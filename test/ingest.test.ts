@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -187,12 +187,17 @@ describe('flowmap ingest', () => {
       const list = await run(['ingest', '--list', '--json']);
       const ingested = (JSON.parse(list.stdout) as { ingested: { file: string; flows: number; complete: boolean }[] }).ingested;
       assert.deepEqual(ingested.map((e) => [e.file.endsWith('flows.log'), e.complete]).sort(), [[false, false], [true, true]]);
-      const totals = (await (await fetch(`http://127.0.0.1:${port}/api/v1/flowlogs`)).json()) as { ingested: unknown[] };
+      // Other clients need a token; the server's own one for this machine is in the data directory.
+      assert.equal((await fetch(`http://127.0.0.1:${port}/api/v1/flowlogs`)).status, 401);
+      const token = readFileSync(join(data, 'api-token'), 'utf8').trim();
+      assert.equal(statSync(join(data, 'api-token')).mode & 0o077, 0, 'the local token file is readable by its owner only');
+      const totals = (await (await fetch(`http://127.0.0.1:${port}/api/v1/flowlogs`, { headers: { authorization: `Bearer ${token}` } })).json()) as { ingested: unknown[] };
       assert.equal(totals.ingested.length, 2);
     } finally {
       server.kill('SIGTERM');
       if (server.exitCode === null) await new Promise((r) => server.once('exit', r));
     }
+    assert.equal(existsSync(join(data, 'api-token')), false, 'the local token is gone with the server');
   });
 
   it('refuses an unknown format and names the allowed ones', async () => {

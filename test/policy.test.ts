@@ -186,8 +186,8 @@ describe('policy API routes', () => {
   it('imports intents and answers a bad file with a 400 that names the field', async () => {
     const bad = await app.inject({ method: 'PUT', url: '/api/v1/intents', payload: { intents: [{ from: { cidr: '10.0.0.1/8' }, to: { app: 'x' }, ports: [22] }] } });
     assert.equal(bad.statusCode, 400);
-    assert.equal(bad.json<{ code: string }>().code, 'FLOWMAP_BAD_REQUEST');
-    assert.match(bad.json<{ message: string }>().message, /intents\[0\]\.from/);
+    assert.equal(bad.json<{ error: { code: string } }>().error.code, 'FLOWMAP_BAD_REQUEST');
+    assert.match(bad.json<{ error: { message: string } }>().error.message, /intents\[0\]\.from/);
     const good = await app.inject({ method: 'PUT', url: '/api/v1/intents', payload: { intents: [{ from: { app: 'shop', env: 'prod' }, to: { app: 'shop', env: 'prod' }, protocol: 'tcp', ports: [8080] }] } });
     assert.equal(good.statusCode, 200);
     assert.equal(good.json<{ total: number }>().total, 1);

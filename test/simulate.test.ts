@@ -195,38 +195,47 @@ describe('flowmap start --demo', { timeout: 150_000 }, () => {
     child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
     const started = Date.now();
     try {
+      // First start: the admin token is printed once on stderr; every API call below uses it.
+      let token = '';
+      while (Date.now() - started < 60_000 && token === '') {
+        token = /^\s+(flowmap_[a-z2-7]{12}_[A-Za-z0-9_-]{43})\s*$/m.exec(stderr)?.[1] ?? '';
+        if (token === '') await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(token !== '', `an admin token printed at first start (stderr: ${stderr.slice(-2000)})`);
+      const headers = { authorization: `Bearer ${token}` };
       let flows = 0;
       let workloads = 0;
       // Polls the API (the server's state, not a timing): up to a minute from the command's start.
       while (Date.now() - started < 60_000 && (flows === 0 || workloads === 0)) {
-        const exporters = await fetch(`http://127.0.0.1:${port}/api/v1/exporters`).then((r) => (r.ok ? (r.json() as Promise<{ exporters: { flows: number }[] }>) : { exporters: [] }), () => ({ exporters: [] }));
+        const exporters = await fetch(`http://127.0.0.1:${port}/api/v1/exporters`, { headers }).then((r) => (r.ok ? (r.json() as Promise<{ exporters: { flows: number }[] }>) : { exporters: [] }), () => ({ exporters: [] }));
         flows = exporters.exporters.reduce((n, e) => n + e.flows, 0);
-        const list = await fetch(`http://127.0.0.1:${port}/api/v1/inventory/workloads?limit=1000`).then((r) => (r.ok ? (r.json() as Promise<{ workloads: unknown[] }>) : { workloads: [] }), () => ({ workloads: [] }));
+        const list = await fetch(`http://127.0.0.1:${port}/api/v1/inventory/workloads?limit=1000`, { headers }).then((r) => (r.ok ? (r.json() as Promise<{ workloads: unknown[] }>) : { workloads: [] }), () => ({ workloads: [] }));
         workloads = list.workloads.length;
         if (flows === 0 || workloads === 0) await new Promise((r) => setTimeout(r, 500));
       }
+      assert.equal((await fetch(`http://127.0.0.1:${port}/api/v1/exporters`)).status, 401, 'the API asks for a token');
       assert.ok(flows > 0, `exporter flows through the API after ${(Date.now() - started) / 1000} s (stderr: ${stderr.slice(-2000)})`);
       assert.ok(workloads >= 20, `${workloads} workloads of the small scenario imported`);
       // Then the demo's baseline: the dependency map of the 28 days, with the graph downloadable.
       let baseline: { id: string; summary?: { edges: number; groups: number } } | undefined;
       while (Date.now() - started < 110_000 && baseline === undefined) {
-        const list = await fetch(`http://127.0.0.1:${port}/api/v1/baselines?status=completed`).then((r) => (r.ok ? (r.json() as Promise<{ baselines: { id: string; summary?: { edges: number; groups: number } }[] }>) : { baselines: [] }), () => ({ baselines: [] }));
+        const list = await fetch(`http://127.0.0.1:${port}/api/v1/baselines?status=completed`, { headers }).then((r) => (r.ok ? (r.json() as Promise<{ baselines: { id: string; summary?: { edges: number; groups: number } }[] }>) : { baselines: [] }), () => ({ baselines: [] }));
         baseline = list.baselines[0];
         if (baseline === undefined) await new Promise((r) => setTimeout(r, 500));
       }
       assert.ok(baseline !== undefined, `a completed demo baseline (stderr: ${stderr.slice(-2000)})`);
       assert.ok((baseline.summary?.edges ?? 0) >= 50 && (baseline.summary?.groups ?? 0) >= 10, JSON.stringify(baseline.summary));
-      const graph = await fetch(`http://127.0.0.1:${port}/api/v1/baselines/${baseline.id}/graph?format=graphml`);
+      const graph = await fetch(`http://127.0.0.1:${port}/api/v1/baselines/${baseline.id}/graph?format=graphml`, { headers });
       assert.equal(graph.status, 200);
       assert.match(await graph.text(), /<graphml[\s>]/);
       // And what the baseline is for (issue 9, acceptance 5): the recommended policy and the findings.
       // The demo's flows keep their own times (collector.timestamps flow-end), so rules carry weeks of evidence.
-      const recommendation = (await fetch(`http://127.0.0.1:${port}/api/v1/recommendations?baseline=${baseline.id}`).then((r) => r.json())) as { defaultAction: string; rules: { documented: boolean; evidence: { daysSeen: number } }[] };
+      const recommendation = (await fetch(`http://127.0.0.1:${port}/api/v1/recommendations?baseline=${baseline.id}`, { headers }).then((r) => r.json())) as { defaultAction: string; rules: { documented: boolean; evidence: { daysSeen: number } }[] };
       assert.equal(recommendation.defaultAction, 'deny');
       assert.ok(recommendation.rules.length >= 30, `${recommendation.rules.length} rules`);
       assert.ok(recommendation.rules.some((r) => r.documented) && recommendation.rules.some((r) => !r.documented), 'documented rules from the imported intents, and undocumented ones');
       assert.ok(recommendation.rules.some((r) => r.evidence.daysSeen >= 20), 'rules seen on 20 days or more');
-      const findings = (await fetch(`http://127.0.0.1:${port}/api/v1/findings?baseline=${baseline.id}`).then((r) => r.json())) as { findings: { kind: string; category?: string }[] };
+      const findings = (await fetch(`http://127.0.0.1:${port}/api/v1/findings?baseline=${baseline.id}`, { headers }).then((r) => r.json())) as { findings: { kind: string; category?: string }[] };
       const categories = new Set(findings.findings.filter((f) => f.kind === 'undocumented').map((f) => f.category));
       for (const c of ['backup', 'monitoring', 'rpc-dynamic', 'scanner', 'application']) assert.ok(categories.has(c), `a ${c} finding (got ${[...categories].join(', ')})`);
     } finally {

@@ -38,3 +38,4 @@ export {
 } from './repository.js';
 export { blastFor, exportPolicy, externalsOf, findingsFor, MAX_SIMULATION_DAYS, recommendationFor, simulatePolicy } from './service.js';
 export { simulate, type Blocked, type SimulationResult } from './simulate.js';
+export { setTriage, TRIAGE_STATUSES, triageOf, withTriage, type Triage, type TriagedFinding, type TriageStatus } from './triage.js';

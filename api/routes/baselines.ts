@@ -92,6 +92,7 @@ export function baselineRoutes(store: Store, jobs: JobRunner, settings: Baseline
     app.post<{ Body: { days?: number; end?: string; groupBy?: string | string[]; force?: boolean } }>(
       '/api/v1/baselines',
       {
+        config: { access: 'analyst', class: 'heavy' },
         schema: {
           tags: ['baselines'],
           summary: 'Start a baseline over a window (default the last 28 days at app,env); answers at once with its id',
@@ -126,6 +127,7 @@ export function baselineRoutes(store: Store, jobs: JobRunner, settings: Baseline
     app.get<{ Querystring: { limit?: number; status?: 'queued' | 'running' | 'completed' | 'failed' } }>(
       '/api/v1/baselines',
       {
+        config: { access: 'viewer' },
         schema: {
           tags: ['baselines'],
           summary: 'Baselines, newest first',
@@ -146,6 +148,7 @@ export function baselineRoutes(store: Store, jobs: JobRunner, settings: Baseline
     app.get<{ Params: { id: string } }>(
       '/api/v1/baselines/:id',
       {
+        config: { access: 'viewer' },
         schema: {
           tags: ['baselines'],
           summary: 'A baseline: parameters, status and progress while it runs, summary once done',
@@ -159,6 +162,7 @@ export function baselineRoutes(store: Store, jobs: JobRunner, settings: Baseline
     app.get<{ Params: { id: string }; Querystring: { format?: GraphFormat } }>(
       '/api/v1/baselines/:id/graph',
       {
+        config: { access: 'viewer' },
         schema: {
           tags: ['baselines'],
           summary: 'Download the dependency graph: graphology JSON (default), GEXF or GraphML',
@@ -183,6 +187,7 @@ export function baselineRoutes(store: Store, jobs: JobRunner, settings: Baseline
     app.get<{ Params: { id: string }; Querystring: { group?: string; port?: number; limit?: number } }>(
       '/api/v1/baselines/:id/edges',
       {
+        config: { access: 'viewer' },
         schema: {
           tags: ['baselines'],
           summary: "A baseline's group edges by bytes, optionally those of one group (as client or server) or one port",
@@ -210,6 +215,7 @@ export function baselineRoutes(store: Store, jobs: JobRunner, settings: Baseline
     app.get<{ Params: { id: string; edge: string }; Querystring: { limit?: number } }>(
       '/api/v1/baselines/:id/edges/:edge/hosts',
       {
+        config: { access: 'viewer' },
         schema: {
           tags: ['baselines'],
           summary: 'Drill-down: the host pairs behind one group edge, by bytes',
@@ -241,6 +247,7 @@ export function baselineRoutes(store: Store, jobs: JobRunner, settings: Baseline
     app.get<{ Params: { a: string; b: string }; Querystring: { threshold?: number; minFlows?: number } }>(
       '/api/v1/baselines/:a/diff/:b',
       {
+        config: { access: 'viewer' },
         schema: {
           tags: ['baselines'],
           summary: 'Drift from baseline A (older) to B: new and vanished edges, new ports, volume changes beyond a threshold',

@@ -69,6 +69,7 @@ export function exporterRoutes(store: Store, live?: () => ExporterStatus[]): Fas
     app.get(
       '/api/v1/exporters',
       {
+        config: { access: 'viewer' },
         schema: {
           tags: ['collector'],
           summary: 'Exporters seen by the collectors, with their counters',

@@ -206,6 +206,7 @@ export function firehoseRoutes(store: Store, options: FirehoseRoutesOptions & { 
     app.post(
       '/api/v1/firehose/aws-vpc',
       {
+        config: { access: 'public', class: 'upload' },
         schema: {
           tags: ['collector'],
           summary: 'Amazon Data Firehose HTTP endpoint for AWS VPC flow logs delivered through a CloudWatch Logs subscription',

@@ -60,13 +60,13 @@ describe('POST /api/v1/flowlogs/{format}', () => {
     const big = LOG.replace('20641', '20642') + '2 123456789010 eni-x 10.0.0.1 10.0.0.2 1 2 6 1 1 1418530010 1418530070 ACCEPT OK\n'.repeat(100);
     const response = await app.inject({ method: 'POST', url: '/api/v1/flowlogs/aws-vpc', payload: big, headers: { 'content-type': 'text/plain' } });
     assert.equal(response.statusCode, 413, response.body);
-    assert.match(response.json<{ message: string }>().message, /larger than the 4096-byte limit/);
+    assert.match(response.json<{ error: { message: string } }>().error.message, /larger than the 4096-byte limit/);
     assert.equal((await store.flowTotals({ from: 1418530000, to: 1418530100 })).flows, 2);
   });
 
   it('answers 400 for an unknown format', async () => {
     const response = await app.inject({ method: 'POST', url: '/api/v1/flowlogs/netflow', payload: LOG, headers: { 'content-type': 'text/plain' } });
     assert.equal(response.statusCode, 400);
-    assert.equal(response.json<{ code: string }>().code, 'FLOWMAP_BAD_REQUEST');
+    assert.equal(response.json<{ error: { code: string } }>().error.code, 'FLOWMAP_BAD_REQUEST');
   });
 });

@@ -46,6 +46,7 @@ export function flowlogRoutes(store: Store, options: { servicePorts: ServicePort
     app.get(
       '/api/v1/flowlogs',
       {
+        config: { access: 'viewer' },
         schema: {
           tags: ['collector'],
           summary: 'The ledger: flow-log files ingested so far, by SHA-256 of their bytes',
@@ -82,6 +83,7 @@ export function flowlogRoutes(store: Store, options: { servicePorts: ServicePort
     app.post<{ Params: { format: CloudFormat }; Querystring: { name?: string } }>(
       '/api/v1/flowlogs/:format',
       {
+        config: { access: 'admin', class: 'upload' },
         schema: {
           tags: ['collector'],
           summary: 'Upload a cloud flow-log file (raw body: text, gzip, or AWS Parquet)',

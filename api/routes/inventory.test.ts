@@ -156,7 +156,7 @@ describe('inventory routes', () => {
     assert.equal((resolved.body.rule as { cidr: string }).cidr, '10.244.0.0/16');
     const bad = await app.inject({ method: 'PUT', url: '/api/v1/inventory/rules/10.244.0.1%2F16', payload: { labels: { env: 'prod' } } });
     assert.equal(bad.statusCode, 400);
-    assert.match(bad.json<{ message: string }>().message, /host bits|10\.244\.0\.0\/16/);
+    assert.match(bad.json<{ error: { message: string } }>().error.message, /host bits|10\.244\.0\.0\/16/);
     const removed = await app.inject({ method: 'DELETE', url: '/api/v1/inventory/rules/10.244.0.0%2F16' });
     assert.equal(removed.statusCode, 200);
     const after = await get('/api/v1/inventory/resolve?address=10.244.9.9');
@@ -167,10 +167,10 @@ describe('inventory routes', () => {
   it('answers bad input with 4xx and a message saying what is allowed', async () => {
     const badAddress = await get('/api/v1/inventory/resolve?address=10.0.0.300');
     assert.equal(badAddress.status, 400);
-    assert.match(String(badAddress.body.message), /'10\.0\.0\.300' is not an IPv4 or IPv6 address/);
+    assert.match(String((badAddress.body.error as { message: string }).message), /'10\.0\.0\.300' is not an IPv4 or IPv6 address/);
     const badTime = await get('/api/v1/inventory/resolve?address=10.0.0.1&at=yesterday');
     assert.equal(badTime.status, 400);
-    assert.match(String(badTime.body.message), /at 'yesterday' is not an ISO-8601 time/);
+    assert.match(String((badTime.body.error as { message: string }).message), /at 'yesterday' is not an ISO-8601 time/);
     const badFormat = await post('/api/v1/inventory/import?format=xml', 'x');
     assert.equal(badFormat.status, 400);
     const tooBig = await post('/api/v1/inventory/import', Buffer.alloc(1024 * 1024 + 1, 0x41));

@@ -109,6 +109,7 @@ export function inventoryRoutes(store: Store, config: Config['inventory']): Fast
     app.get<{ Querystring: { search?: string; label?: string[]; limit?: number; cursor?: string } }>(
       '/api/v1/inventory/workloads',
       {
+        config: { access: 'viewer' },
         schema: {
           tags: ['inventory'],
           summary: 'Workloads, by id; search in id and name, filter by labels',
@@ -139,6 +140,7 @@ export function inventoryRoutes(store: Store, config: Config['inventory']): Fast
     app.get<{ Params: { id: string } }>(
       '/api/v1/inventory/workloads/:id',
       {
+        config: { access: 'viewer' },
         schema: {
           tags: ['inventory'],
           summary: 'One workload and its address bindings over time',
@@ -156,6 +158,7 @@ export function inventoryRoutes(store: Store, config: Config['inventory']): Fast
     app.put<{ Params: { id: string }; Body: { name: string; labels: Record<string, string>; criticality?: Criticality } }>(
       '/api/v1/inventory/workloads/:id',
       {
+        config: { access: 'admin' },
         schema: {
           tags: ['inventory'],
           summary: 'Create or replace a workload (its name, labels, criticality); its bindings stay',
@@ -178,6 +181,7 @@ export function inventoryRoutes(store: Store, config: Config['inventory']): Fast
     app.delete<{ Params: { id: string } }>(
       '/api/v1/inventory/workloads/:id',
       {
+        config: { access: 'admin' },
         schema: {
           tags: ['inventory'],
           summary: 'Remove a workload: its open bindings end now; before now its addresses still resolve to it',
@@ -195,6 +199,7 @@ export function inventoryRoutes(store: Store, config: Config['inventory']): Fast
     app.get(
       '/api/v1/inventory/rules',
       {
+        config: { access: 'viewer' },
         schema: {
           tags: ['inventory'],
           summary: 'CIDR label rules, most specific first',
@@ -228,6 +233,7 @@ export function inventoryRoutes(store: Store, config: Config['inventory']): Fast
     app.put<{ Params: { cidr: string }; Body: { labels: Record<string, string>; name?: string } }>(
       '/api/v1/inventory/rules/:cidr',
       {
+        config: { access: 'admin' },
         schema: {
           tags: ['inventory'],
           summary: 'Create or replace the CIDR label rule of a prefix',
@@ -246,6 +252,7 @@ export function inventoryRoutes(store: Store, config: Config['inventory']): Fast
     app.delete<{ Params: { cidr: string } }>(
       '/api/v1/inventory/rules/:cidr',
       {
+        config: { access: 'admin' },
         schema: { tags: ['inventory'], summary: 'Remove the CIDR label rule of a prefix', params: cidrParams, response: { 200: { type: 'object', required: ['removed'], properties: { removed: { type: 'boolean' } } } } },
       },
       async (request) => {
@@ -257,6 +264,7 @@ export function inventoryRoutes(store: Store, config: Config['inventory']): Fast
     app.get<{ Querystring: { address: string } }>(
       '/api/v1/inventory/bindings',
       {
+        config: { access: 'viewer' },
         schema: {
           tags: ['inventory'],
           summary: "An address's bindings over time: which workload had it when",
@@ -273,6 +281,7 @@ export function inventoryRoutes(store: Store, config: Config['inventory']): Fast
     app.get<{ Querystring: { address: string; at?: string; groupBy?: string } }>(
       '/api/v1/inventory/resolve',
       {
+        config: { access: 'viewer' },
         schema: {
           tags: ['inventory'],
           summary: 'The group an address belongs to at a time, and why',
@@ -333,6 +342,7 @@ export function inventoryImportRoutes(store: Store, options: { maxBytes?: number
     app.post<{ Querystring: { format?: ImportFormat; source?: string; closeMissing?: boolean } }>(
       '/api/v1/inventory/import',
       {
+        config: { access: 'admin', class: 'upload' },
         schema: {
           tags: ['inventory'],
           summary: 'Import an inventory file: CSV, flowmap JSON, kubectl get pods -o json, aws ec2 describe-instances',

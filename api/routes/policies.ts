@@ -1,32 +1,24 @@
-// Policy routes (issue 9): recommendations from a baseline, findings, intents, versioned policies
-// with their rollout states, rules and exceptions, audit simulation, blast radius and exports.
-// Bodies are checked twice: the route schema (shape, sizes) and the policy stage's own schemas
-// (selectors, ports, times), whose errors name the field.
+// Policy routes (issue 9): recommendations from a baseline, versioned policies with their rollout
+// states, rules and exceptions, audit simulation, blast radius and exports. Bodies are checked
+// twice: the route schema (shape, sizes) and the policy stage's own schemas (selectors, ports,
+// times), whose errors name the field. Intents and findings have their own route files.
 import type { FastifyPluginAsync } from 'fastify';
 import type { BaselineSettings } from '../../analyzer/baseline/index.js';
 import {
   addException,
   blastFor,
   createFromRecommendation,
-  deleteIntent,
   deletePolicy,
   editRules,
-  CATEGORIES,
   EXPORT_FORMATS,
-  FINDING_KINDS,
   exportPolicy,
-  findingsFor,
-  importIntents,
   importPolicy,
-  listIntents,
   listPolicies,
-  parseIntents,
   policyVersion,
   recommendationFor,
   removeException,
   requirePolicy,
   setState,
-  SEVERITIES,
   simulatePolicy,
   type ExceptionInput,
   type ExportFormat,
@@ -34,15 +26,12 @@ import {
   type RuleInput,
 } from '../../analyzer/policy/index.js';
 import { FlowmapError } from '../../core/errors.js';
+import { cursorParam, limitParam, newestFirst, nextCursorSchema, paginate } from '../pagination.js';
+import { baselineParam, portsInput as ports, protocolInput as protocol, selectorInput as selector, blastSchema, exceptionSchema, policySchema, policySummarySchema, recommendationSchema, simulationSchema } from '../schemas.js';
 import type { Store } from '../../store/port.js';
 import { parseTimeParam } from './inventory.js';
 
-const loose = { type: 'object', additionalProperties: true } as const;
-const baselineParam = { type: 'string', minLength: 1, maxLength: 64, description: 'a baseline id (bl-…) or `latest` (default)' } as const;
-const policyId = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
-const selector = { type: 'object', minProperties: 1, maxProperties: 16, additionalProperties: { type: 'string', maxLength: 253 } } as const;
-const ports = { type: 'array', maxItems: 1024, items: { anyOf: [{ type: 'integer', minimum: 0, maximum: 65535 }, { type: 'object', required: ['first', 'last'], properties: { first: { type: 'integer' }, last: { type: 'integer' } } }] } } as const;
-const protocol = { anyOf: [{ type: 'string', maxLength: 16 }, { type: 'integer', minimum: 0, maximum: 255 }] } as const;
+const policyId = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64, description: 'a policy id (pol-…)' } } } as const;
 const DAY = 86_400;
 
 export function policyRoutes(store: Store, settings: BaselineSettings): FastifyPluginAsync {
@@ -50,11 +39,12 @@ export function policyRoutes(store: Store, settings: BaselineSettings): FastifyP
     app.get<{ Querystring: { baseline?: string; minDays?: number; minFlows?: number } }>(
       '/api/v1/recommendations',
       {
+        config: { access: 'viewer' },
         schema: {
           tags: ['policies'],
           summary: 'The recommended default-deny policy for a baseline: allow rules in label terms with evidence and confidence',
           querystring: { type: 'object', additionalProperties: false, properties: { baseline: baselineParam, minDays: { type: 'integer', minimum: 1, maximum: 366 }, minFlows: { type: 'integer', minimum: 1, maximum: 1_000_000 } } },
-          response: { 200: loose },
+          response: { 200: recommendationSchema },
         },
       },
       async (request) => {
@@ -64,82 +54,28 @@ export function policyRoutes(store: Store, settings: BaselineSettings): FastifyP
       },
     );
 
-    app.get<{ Querystring: { baseline?: string; kind?: string; category?: string; severity?: string; unusedDays?: number; limit?: number } }>(
-      '/api/v1/findings',
+    app.get<{ Querystring: { limit?: number; cursor?: string } }>(
+      '/api/v1/policies',
       {
+        config: { access: 'viewer' },
         schema: {
           tags: ['policies'],
-          summary: 'Undocumented dependencies by category, drift, unused and broad rules, expired exceptions',
-          querystring: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              baseline: baselineParam,
-              kind: { type: 'string', enum: [...FINDING_KINDS] },
-              category: { type: 'string', enum: [...CATEGORIES] },
-              severity: { type: 'string', enum: [...SEVERITIES] },
-              unusedDays: { type: 'integer', minimum: 1, maximum: 366 },
-              limit: { type: 'integer', minimum: 1, maximum: 100_000 },
-            },
-          },
-          response: { 200: loose },
+          summary: 'Policies, newest change first (rules and exceptions counted; GET one for them)',
+          querystring: { type: 'object', properties: { limit: limitParam, cursor: cursorParam } },
+          response: { 200: { type: 'object', required: ['total', 'policies'], properties: { total: { type: 'integer' }, policies: { type: 'array', items: policySummarySchema }, nextCursor: nextCursorSchema } } },
         },
       },
       async (request) => {
-        const q = request.query;
-        const { baseline, findings } = await findingsFor(store, settings, q.baseline ?? 'latest', q.unusedDays === undefined ? {} : { unusedDays: q.unusedDays });
-        const selected = findings.filter((f) => (q.kind === undefined || f.kind === q.kind) && (q.category === undefined || f.category === q.category) && (q.severity === undefined || f.severity === q.severity));
-        const counts: Record<string, number> = {};
-        for (const f of selected) counts[f.category === undefined ? f.kind : `${f.kind}/${f.category}`] = (counts[f.category === undefined ? f.kind : `${f.kind}/${f.category}`] ?? 0) + 1;
-        return { baseline, total: selected.length, counts, findings: selected.slice(0, q.limit ?? 10_000) };
+        const policies = await listPolicies(store.meta);
+        const { page, nextCursor } = paginate(policies, request.query, newestFirst((p) => p.updatedAt, (p) => p.id));
+        return { total: policies.length, policies: page.map(({ rules, exceptions, ...p }) => ({ ...p, rules: rules.length, exceptions: exceptions.length })), ...(nextCursor === undefined ? {} : { nextCursor }) };
       },
     );
-
-    app.get('/api/v1/intents', { schema: { tags: ['intents'], summary: 'The documented dependencies', response: { 200: loose } } }, async () => {
-      const intents = await listIntents(store.meta);
-      return { total: intents.length, intents };
-    });
-
-    app.put<{ Body: { intents: unknown[] }; Querystring: { merge?: boolean } }>(
-      '/api/v1/intents',
-      {
-        schema: {
-          tags: ['intents'],
-          summary: 'Import an intents file (DESIGN.md §9): replaces the intents, or adds to them with ?merge=true',
-          querystring: { type: 'object', additionalProperties: false, properties: { merge: { type: 'boolean' } } },
-          body: { type: 'object', required: ['intents'], properties: { intents: { type: 'array', maxItems: 100_000 } } },
-          response: { 200: loose },
-        },
-      },
-      async (request) => {
-        const intents = parseIntents(request.body, 'in the request body');
-        return importIntents(store.meta, intents, { merge: request.query.merge === true });
-      },
-    );
-
-    app.post<{ Body: Record<string, unknown> }>(
-      '/api/v1/intents',
-      { schema: { tags: ['intents'], summary: 'Add one intent', body: { type: 'object', required: ['from', 'to'], properties: { from: selector, to: selector, protocol, ports, description: { type: 'string', maxLength: 1000 } } }, response: { 201: loose } } },
-      async (request, reply) => {
-        const [intent] = parseIntents({ intents: [request.body] }, 'in the request body');
-        await importIntents(store.meta, intent === undefined ? [] : [intent], { merge: true });
-        return reply.status(201).send(intent);
-      },
-    );
-
-    app.delete<{ Params: { id: string } }>('/api/v1/intents/:id', { schema: { tags: ['intents'], summary: 'Remove an intent', params: policyId, response: { 204: { type: 'null' } } } }, async (request, reply) => {
-      if (!(await deleteIntent(store.meta, request.params.id))) throw new FlowmapError('FLOWMAP_NOT_FOUND', `no intent "${request.params.id.slice(0, 64)}"`, { status: 404 });
-      return reply.status(204).send();
-    });
-
-    app.get('/api/v1/policies', { schema: { tags: ['policies'], summary: 'Policies, newest change first (rules left out; GET one for them)', response: { 200: loose } } }, async () => {
-      const policies = await listPolicies(store.meta);
-      return { total: policies.length, policies: policies.map(({ rules, exceptions, ...p }) => ({ ...p, rules: rules.length, exceptions: exceptions.length })) };
-    });
 
     app.post<{ Body: { baseline?: string; name?: string; envs?: string[]; policy?: unknown; minDays?: number; minFlows?: number } }>(
       '/api/v1/policies',
       {
+        config: { access: 'analyst', class: 'heavy' },
         schema: {
           tags: ['policies'],
           summary: 'Create a draft policy from the recommendation of a baseline, or import a policy file ({"policy": {...}})',
@@ -155,7 +91,7 @@ export function policyRoutes(store: Store, settings: BaselineSettings): FastifyP
               policy: { type: 'object' },
             },
           },
-          response: { 201: loose },
+          response: { 201: policySchema },
         },
       },
       async (request, reply) => {
@@ -169,11 +105,11 @@ export function policyRoutes(store: Store, settings: BaselineSettings): FastifyP
 
     app.get<{ Params: { id: string }; Querystring: { version?: number } }>(
       '/api/v1/policies/:id',
-      { schema: { tags: ['policies'], summary: 'A policy (its current version, or ?version=N)', params: policyId, querystring: { type: 'object', additionalProperties: false, properties: { version: { type: 'integer', minimum: 1 } } }, response: { 200: loose } } },
+      { config: { access: 'viewer' }, schema: { tags: ['policies'], summary: 'A policy (its current version, or ?version=N)', params: policyId, querystring: { type: 'object', additionalProperties: false, properties: { version: { type: 'integer', minimum: 1 } } }, response: { 200: policySchema } } },
       async (request) => (request.query.version === undefined ? requirePolicy(store.meta, request.params.id) : policyVersion(store.meta, request.params.id, request.query.version)),
     );
 
-    app.delete<{ Params: { id: string } }>('/api/v1/policies/:id', { schema: { tags: ['policies'], summary: 'Delete a policy', params: policyId, response: { 204: { type: 'null' } } } }, async (request, reply) => {
+    app.delete<{ Params: { id: string } }>('/api/v1/policies/:id', { config: { access: 'analyst' }, schema: { tags: ['policies'], summary: 'Delete a policy', params: policyId, response: { 204: { type: 'null' } } } }, async (request, reply) => {
       if (!(await deletePolicy(store.meta, request.params.id))) throw new FlowmapError('FLOWMAP_NOT_FOUND', `no policy "${request.params.id}"`, { status: 404 });
       return reply.status(204).send();
     });
@@ -181,12 +117,13 @@ export function policyRoutes(store: Store, settings: BaselineSettings): FastifyP
     app.patch<{ Params: { id: string }; Body: { add?: RuleInput[]; remove?: string[]; version?: number } }>(
       '/api/v1/policies/:id/rules',
       {
+        config: { access: 'analyst' },
         schema: {
           tags: ['policies'],
           summary: 'Edit rules: add some, remove some by id; a new version',
           params: policyId,
           body: { type: 'object', additionalProperties: false, properties: { add: { type: 'array', maxItems: 10_000, items: { type: 'object' } }, remove: { type: 'array', maxItems: 100_000, items: { type: 'string', maxLength: 64 } }, version: { type: 'integer', minimum: 1 } } },
-          response: { 200: loose },
+          response: { 200: policySchema },
         },
       },
       async (request) => editRules(store.meta, request.params.id, request.body ?? {}),
@@ -195,12 +132,13 @@ export function policyRoutes(store: Store, settings: BaselineSettings): FastifyP
     app.put<{ Params: { id: string }; Body: { env: string; state: PolicyState; force?: boolean; version?: number } }>(
       '/api/v1/policies/:id/state',
       {
+        config: { access: 'analyst' },
         schema: {
           tags: ['policies'],
           summary: 'Move one environment: draft → audit → enforced, least critical environment first',
           params: policyId,
           body: { type: 'object', required: ['env', 'state'], additionalProperties: false, properties: { env: { type: 'string', minLength: 1, maxLength: 63 }, state: { type: 'string', enum: ['draft', 'audit', 'enforced'] }, force: { type: 'boolean' }, version: { type: 'integer', minimum: 1 } } },
-          response: { 200: loose },
+          response: { 200: policySchema },
         },
       },
       async (request) => {
@@ -212,12 +150,13 @@ export function policyRoutes(store: Store, settings: BaselineSettings): FastifyP
     app.post<{ Params: { id: string }; Body: ExceptionInput & { version?: number } }>(
       '/api/v1/policies/:id/exceptions',
       {
+        config: { access: 'analyst' },
         schema: {
           tags: ['policies'],
           summary: 'Add an exception: an allow with an owner, a reason and an expiry (at most a year)',
           params: policyId,
           body: { type: 'object', required: ['from', 'to', 'protocol', 'owner', 'reason', 'expires'], properties: { from: selector, to: selector, protocol, ports, owner: { type: 'string', maxLength: 200 }, reason: { type: 'string', maxLength: 1000 }, expires: { type: 'string', maxLength: 64 }, version: { type: 'integer', minimum: 1 } } },
-          response: { 201: loose },
+          response: { 201: { type: 'object', required: ['policy', 'exception'], properties: { policy: policySchema, exception: exceptionSchema } } },
         },
       },
       async (request, reply) => {
@@ -228,13 +167,17 @@ export function policyRoutes(store: Store, settings: BaselineSettings): FastifyP
 
     app.delete<{ Params: { id: string; exception: string } }>(
       '/api/v1/policies/:id/exceptions/:exception',
-      { schema: { tags: ['policies'], summary: 'Remove an exception', params: { type: 'object', required: ['id', 'exception'], properties: { id: { type: 'string', maxLength: 64 }, exception: { type: 'string', maxLength: 64 } } }, response: { 200: loose } } },
+      {
+        config: { access: 'analyst' },
+        schema: { tags: ['policies'], summary: 'Remove an exception', params: { type: 'object', required: ['id', 'exception'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 }, exception: { type: 'string', minLength: 1, maxLength: 64 } } }, response: { 200: policySchema } },
+      },
       async (request) => removeException(store.meta, request.params.id, request.params.exception),
     );
 
     app.post<{ Params: { id: string }; Body: { from?: string; to?: string; days?: number; rebuild?: boolean } }>(
       '/api/v1/policies/:id/simulate',
       {
+        config: { access: 'analyst', class: 'heavy' },
         schema: {
           tags: ['policies'],
           summary: 'Audit simulation: replay a window (default the last 7 days) against the policy; what would be blocked, which rules nothing used',
@@ -249,7 +192,7 @@ export function policyRoutes(store: Store, settings: BaselineSettings): FastifyP
               rebuild: { type: 'boolean', description: 'replay the flows even when a baseline covers exactly this window (the inventory changed since)' },
             },
           },
-          response: { 200: loose },
+          response: { 200: simulationSchema },
         },
       },
       async (request) => {
@@ -264,6 +207,7 @@ export function policyRoutes(store: Store, settings: BaselineSettings): FastifyP
     app.get<{ Params: { id: string }; Querystring: { format?: string } }>(
       '/api/v1/policies/:id/export',
       {
+        config: { access: 'viewer', class: 'heavy' },
         schema: {
           tags: ['policies'],
           summary: `Download the policy for enforcement: ${EXPORT_FORMATS.join(', ')}; addresses resolved from the inventory now, expired exceptions left out`,
@@ -283,11 +227,12 @@ export function policyRoutes(store: Store, settings: BaselineSettings): FastifyP
     app.get<{ Querystring: { baseline?: string; policy?: string } }>(
       '/api/v1/blast-radius',
       {
+        config: { access: 'viewer', class: 'heavy' },
         schema: {
           tags: ['policies'],
           summary: 'Workloads each workload can reach: flat network, observed graph, and with a policy; the estate-wide reduction',
           querystring: { type: 'object', additionalProperties: false, properties: { baseline: baselineParam, policy: { type: 'string', maxLength: 64 } } },
-          response: { 200: loose },
+          response: { 200: blastSchema },
         },
       },
       async (request) => blastFor(store, settings, request.query.baseline ?? 'latest', request.query.policy),
