@@ -9,6 +9,9 @@ import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import { installAuth, rateLimitKey, ROUTE_CLASS_LIMITS, type RouteClass } from './auth.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { reportRoutes } from './routes/reports.js';
+import { webhookRoutes } from './routes/webhooks.js';
+import { createNotifier, type Notifier } from '../analyzer/notify/index.js';
 import type { Logger } from '../core/logger.js';
 import { configSchema, isLoopback, type Config } from '../core/config.js';
 import { FlowmapError } from '../core/errors.js';
@@ -71,6 +74,8 @@ export interface ApiDeps {
   baseline?: BaselineSettings;
   /** Accepted as admin without being stored: the embedded server's own token for the local CLI. */
   localToken?: string;
+  /** Publishes webhook test pings (default: one on `jobs`; workers deliver). */
+  notifier?: Notifier;
 }
 
 export interface Api {
@@ -152,7 +157,11 @@ export async function createApi(config: ApiConfig, deps: ApiDeps): Promise<Api> 
     await app.register(flowlogRoutes(deps.store, { servicePorts: deps.servicePorts ?? createServicePorts(), awsFormat: deps.awsFormat, maxBytes: deps.uploadMaxBytes }));
     await app.register(inventoryRoutes(deps.store, deps.inventory ?? configSchema.parse({}).inventory));
     await app.register(inventoryImportRoutes(deps.store));
-    if (deps.jobs !== undefined) await app.register(baselineRoutes(deps.store, deps.jobs, deps.baseline ?? baselineSettingsFrom(configSchema.parse({}))));
+    if (deps.jobs !== undefined) {
+      await app.register(baselineRoutes(deps.store, deps.jobs, deps.baseline ?? baselineSettingsFrom(configSchema.parse({}))));
+      await app.register(reportRoutes(deps.store, deps.jobs));
+      await app.register(webhookRoutes(deps.store, deps.notifier ?? createNotifier({ store: deps.store, jobs: deps.jobs, logger: deps.logger })));
+    }
     const baseline = deps.baseline ?? baselineSettingsFrom(configSchema.parse({}));
     await app.register(policyRoutes(deps.store, baseline));
     await app.register(intentRoutes(deps.store));

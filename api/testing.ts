@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { baselineSettingsFrom, registerBaseline, type BaselineSettings } from '../analyzer/baseline/index.js';
 import { createInProcessRunner, type JobRunner } from '../analyzer/jobs/index.js';
+import { createNotifier } from '../analyzer/notify/index.js';
+import { registerReports } from '../analyzer/reports/index.js';
 import { configSchema } from '../core/config.js';
 import { silentLogger } from '../core/logger.js';
 import { createDuckDBStore, type Store } from '../store/index.js';
@@ -30,11 +32,14 @@ export async function startTestApi(options: { store?: Store; config?: Partial<Ap
   const settings = options.settings ?? baselineSettingsFrom(configSchema.parse({ baseline: { cron: 'off' } }));
   const jobs = createInProcessRunner({}, { logger: silentLogger() });
   await registerBaseline(jobs, store, { ...settings, cron: 'off' }, silentLogger());
+  await registerReports(jobs, store, settings, { cron: 'off', logger: silentLogger() });
+  const notifier = createNotifier({ store, jobs, logger: silentLogger() }, { attempts: 1 });
+  notifier.register();
   await jobs.start();
   const high = 1_000_000;
   const api = await createApi(
     { host: '127.0.0.1', port: 0, rateLimit: { read: high, write: high, heavy: high, upload: high, ...options.rateLimit }, authFailuresPerMinute: high, ...options.config },
-    { logger: silentLogger(), version: '0.0.0-test', mode: 'embedded', checks: [], store, jobs, baseline: settings },
+    { logger: silentLogger(), version: '0.0.0-test', mode: 'embedded', checks: [], store, jobs, baseline: settings, notifier },
   );
   await api.app.ready();
   const tokens = {} as Record<Role, string>;
@@ -48,6 +53,7 @@ export async function startTestApi(options: { store?: Store; config?: Partial<Ap
     async close() {
       await api.stop();
       await jobs.stop();
+      notifier.close();
       if (options.store === undefined) {
         await store.close();
         rmSync(dir as string, { recursive: true, force: true });
@@ -117,6 +123,16 @@ export function requiredQuery(op: Operation, extra: Record<string, string> = {})
   return pairs.length === 0 ? '' : `?${pairs.map(([k, v]) => `${encodeURIComponent(k as string)}=${encodeURIComponent(v as string)}`).join('&')}`;
 }
 
+/** Ids of the right shape by the collection they name. */
+const ID_SAMPLES: [RegExp, string][] = [
+  [/^\/api\/v1\/reports\//, 'rp-0123456789abcdef'],
+  [/^\/api\/v1\/webhooks\//, 'wh_0123456789abcdef'],
+  [/^\/api\/v1\/policies\//, 'pol-0123456789ab'],
+  [/^\/api\/v1\/baselines\//, 'latest'],
+  [/^\/api\/v1\/findings\//, 'undocumented-0123456789ab'],
+];
+
 export function fillPath(path: string, values: Record<string, string> = PATH_SAMPLES): string {
-  return path.replace(/\{([^}]+)\}/g, (_, name: string) => values[name] ?? 'x');
+  const id = ID_SAMPLES.find(([pattern]) => pattern.test(path))?.[1];
+  return path.replace(/\{([^}]+)\}/g, (_, name: string) => (name === 'id' && id !== undefined && values === PATH_SAMPLES ? id : (values[name] ?? 'x')));
 }

@@ -13,6 +13,8 @@ import { policyRoutes } from '../api/routes/policies.js';
 import { intentRoutes } from '../api/routes/intents.js';
 import { findingRoutes } from '../api/routes/findings.js';
 import { tokenRoutes } from '../api/routes/tokens.js';
+import { reportRoutes } from '../api/routes/reports.js';
+import { registerReports } from '../analyzer/reports/index.js';
 import type { Config } from '../core/config.js';
 import { ErrorCodes, FlowmapError, isFlowmapError, type ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -25,6 +27,8 @@ const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(ErrorCode
 export interface Answer {
   status: number;
   text: string;
+  /** The body as sent (PDF downloads). */
+  bytes: Buffer;
   json(): Record<string, unknown>;
 }
 
@@ -35,17 +39,21 @@ export interface Session {
   close(): Promise<void>;
 }
 
-const answer = (status: number, text: string): Answer => ({
-  status,
-  text,
-  json() {
-    try {
-      return JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      return { message: `answered ${status} without a JSON body` };
-    }
-  },
-});
+const answer = (status: number, bytes: Buffer): Answer => {
+  const text = bytes.toString('utf8');
+  return {
+    status,
+    text,
+    bytes,
+    json() {
+      try {
+        return JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        return { message: `answered ${status} without a JSON body` };
+      }
+    },
+  };
+};
 
 /** A session on the baseline and policy routes: in this process, or over HTTP (`--server`, or a running flowmap owning the data directory). */
 export async function open(config: Config, logger: Logger, server: string | undefined, err: (line: string) => void): Promise<Session> {
@@ -66,6 +74,7 @@ export async function open(config: Config, logger: Logger, server: string | unde
   const local = jobs.kind === 'inprocess';
   if (local) {
     await registerBaseline(jobs, store, { ...settings, cron: 'off' }, logger);
+    await registerReports(jobs, store, settings, { cron: 'off', logger });
     await jobs.start();
   }
   const app: FastifyInstance = Fastify({ logger: false, ajv: { customOptions: { coerceTypes: 'array' } } });
@@ -75,11 +84,12 @@ export async function open(config: Config, logger: Logger, server: string | unde
   await app.register(intentRoutes(store));
   await app.register(findingRoutes(store, settings));
   await app.register(tokenRoutes(store.meta, { forget: () => undefined }));
+  await app.register(reportRoutes(store, jobs));
   return {
     local,
     async call(method, url, body) {
       const response = await app.inject({ method, url, headers: { 'x-flowmap-client': 'cli' }, ...(body === undefined ? {} : { payload: body as Record<string, unknown> }) });
-      return answer(response.statusCode, response.body);
+      return answer(response.statusCode, response.rawPayload);
     },
     async close() {
       await app.close();
@@ -105,7 +115,7 @@ function remote(server: string): Session {
       } catch (e) {
         throw new FlowmapError('FLOWMAP_STORE_UNAVAILABLE', `cannot reach ${base}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
       }
-      return answer(response.status, await response.text());
+      return answer(response.status, Buffer.from(await response.arrayBuffer()));
     },
     async close() {},
   };

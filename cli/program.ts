@@ -14,6 +14,7 @@ import { inventoryImport, inventoryList, inventoryResolve } from './inventory.js
 import { startDemo } from './demo.js';
 import { baselineCommand, baselineDiffCommand, graphCommand, type BaselineCommandOptions } from './baseline.js';
 import { tokenCommand } from './tokens.js';
+import { reportCommand } from './report.js';
 import { useLocalToken } from './server.js';
 import { blastCommand, exportCommand, findingsCommand, intentsImportCommand, intentsListCommand, policyCommand, recommendCommand } from './policy.js';
 import { simulateCommand, type SimulateOptions } from './simulate.js';
@@ -345,6 +346,19 @@ export function buildProgram(): Command {
     .action(async (options: { baseline?: string; policy?: string; json?: boolean; server?: string }, command: Command) => {
       const config = configFrom(command);
       process.exitCode = await blastCommand(options, config, loggerFor(config, true), print, warn);
+    });
+
+  program
+    .command('report')
+    .description('a baseline report now: dependency map summary, top and new dependencies, findings, policy coverage, blast radius — HTML with charts, JSON, or PDF (headless Chromium)')
+    .option('--baseline <id>', 'baseline id (default the newest completed one)')
+    .option('--out <file>', 'write it here; the format follows the extension (.html, .json, .pdf) unless --format says')
+    .option('--format <format>', 'html (default), json or pdf')
+    .option('--json', 'print what was written as JSON')
+    .option(serverOption, serverHelp)
+    .action(async (options: Parameters<typeof reportCommand>[0], command: Command) => {
+      const config = configFrom(command);
+      process.exitCode = await reportCommand(options, config, loggerFor(config, true), print, warn);
     });
 
   program

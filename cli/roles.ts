@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bootstrapAdminToken } from '../api/tokens.js';
+import { announceFindings, createNotifier, parseSyslogTarget, registerFindingEvents, reportEvent, type Notifier } from '../analyzer/notify/index.js';
+import { registerReports } from '../analyzer/reports/index.js';
 import { localTokenFile } from './server.js';
 import { createApi } from '../api/server.js';
 import { createMetrics } from '../api/metrics.js';
@@ -87,10 +89,29 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
       ? createJobRunner({ redisUrl: config.redis.url, prefix: config.redis.prefix, stopTimeoutMs: JOBS_STOP_TIMEOUT_MS, lockMs: config.redis.jobLockMs }, { logger })
       : undefined;
     if (jobs !== undefined) stops.push(() => jobs.stop());
+    // Webhooks and syslog: any process with jobs publishes; workers deliver.
+    const notifier: Notifier | undefined =
+      jobs === undefined
+        ? undefined
+        : createNotifier({ store, jobs, logger }, { syslog: config.notify.syslog.map((url) => parseSyslogTarget(url)), attempts: config.notify.attempts, backoffMs: config.notify.backoffMs });
+    if (notifier !== undefined) {
+      stops.push(async () => notifier.close());
+      if (options.roles.has('worker')) notifier.register();
+    }
     if (jobs !== undefined && options.roles.has('worker')) {
       await registerRetention(jobs, store, { days: config.retention.days }, logger);
       await registerEvidence(jobs, store, logger);
-      await registerBaseline(jobs, store, baselineSettingsFrom(config), logger);
+      const settings = baselineSettingsFrom(config);
+      registerFindingEvents(jobs, store, settings, notifier as Notifier);
+      await registerBaseline(jobs, store, settings, logger, { onCompleted: (record) => announceFindings(jobs, record) });
+      await registerReports(jobs, store, settings, {
+        cron: config.reports.cron,
+        keep: config.reports.keep,
+        logger,
+        onCompleted: async (report) => {
+          await (notifier as Notifier).publish(reportEvent({ id: report.id, baseline: report.baseline, window: report.window, generatedAt: report.generatedAt, totals: report.totals }, { time: report.generatedAt }));
+        },
+      });
       await jobs.start();
     }
     if (aborted()) return { stop: stopAll };
@@ -181,6 +202,7 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
         uploadMaxBytes: config.ingest.uploadMaxBytes,
         inventory: config.inventory,
         ...(jobs === undefined ? {} : { jobs }),
+        ...(notifier === undefined ? {} : { notifier }),
         baseline: baselineSettingsFrom(config),
       });
       stops.push(() => server.stop());

@@ -173,7 +173,7 @@ export async function runBaseline(store: Store, settings: BaselineSettings, id: 
 }
 
 /** Registers the job on a worker and (unless `cron` is off) its schedule. */
-export async function registerBaseline(jobs: JobRunner, store: Store, settings: BaselineSettings, logger: Logger): Promise<void> {
+export async function registerBaseline(jobs: JobRunner, store: Store, settings: BaselineSettings, logger: Logger, hooks: { onCompleted?: (record: BaselineRecord) => Promise<void> } = {}): Promise<void> {
   jobs.register<JobData, BaselineRecord>(BASELINE_JOB, async (job) => {
     const data = job.data ?? {};
     const id = data.id;
@@ -188,6 +188,9 @@ export async function registerBaseline(jobs: JobRunner, store: Store, settings: 
     job.log.info({ id, from: new Date(params.from * 1000).toISOString(), to: new Date(params.to * 1000).toISOString(), groupBy: params.groupBy, attempt: job.attempt }, 'baseline started');
     const record = await runBaseline(store, settings, id, params, { trigger: data.trigger ?? 'schedule', job: job, logger: job.log });
     job.log.info({ id, ...record.summary, timings: record.timings }, 'baseline completed');
+    // What follows a baseline (new-finding notifications) must not make the build run again: it
+    // queues work of its own and only logs when that fails.
+    if (hooks.onCompleted !== undefined) await hooks.onCompleted(record).catch((err: unknown) => job.log.error({ err, id }, 'after-baseline step failed'));
     return record;
   });
   if (settings.cron !== 'off') {
