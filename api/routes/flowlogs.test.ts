@@ -69,4 +69,11 @@ describe('POST /api/v1/flowlogs/{format}', () => {
     assert.equal(response.statusCode, 400);
     assert.equal(response.json<{ error: { code: string } }>().error.code, 'FLOWMAP_BAD_REQUEST');
   });
+
+  it('answers 400 to an upload with no body, and keeps serving', async () => {
+    const response = await app.inject({ method: 'POST', url: '/api/v1/flowlogs/aws-vpc' });
+    assert.equal(response.statusCode, 400);
+    assert.match(response.json<{ error: { message: string } }>().error.message, /no body/);
+    assert.equal((await app.inject({ method: 'GET', url: '/api/v1/flowlogs' })).statusCode, 200);
+  });
 });

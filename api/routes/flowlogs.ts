@@ -93,6 +93,8 @@ export function flowlogRoutes(store: Store, options: { servicePorts: ServicePort
         },
       },
       async (request) => {
+        // No body at all (no content type, nothing sent): say so, before a file is opened for it.
+        if (request.body === undefined || request.body === null) throw new FlowmapError('FLOWMAP_BAD_REQUEST', 'the request has no body: send the flow-log file as the raw body', { status: 400 });
         const dir = mkdtempSync(join(tmpdir(), 'flowmap-upload-'));
         const path = join(dir, 'upload');
         const name = request.query.name ?? `upload-${request.id}`;
