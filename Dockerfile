@@ -6,16 +6,24 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY core ./core
+COPY collector ./collector
 COPY store ./store
+COPY inventory ./inventory
 COPY analyzer ./analyzer
 COPY api ./api
 COPY cli ./cli
+COPY simulator ./simulator
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:26-bookworm-slim
 WORKDIR /app
+# Headless Chromium renders PDF reports (GET /api/v1/reports/{id}?format=pdf, flowmap report
+# --out x.pdf). Build with --build-arg PDF=0 for a smaller image; PDF requests then answer 501.
+ARG PDF=1
+RUN if [ "$PDF" = "1" ]; then apt-get update && apt-get install -y --no-install-recommends chromium fonts-dejavu-core && rm -rf /var/lib/apt/lists/*; fi
 ENV NODE_ENV=production \
     FLOWMAP_API_HOST=0.0.0.0 \
+    FLOWMAP_CHROMIUM=/usr/bin/chromium \
     FLOWMAP_DATA=/data
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules

@@ -126,12 +126,6 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): { forge
     request.principal = principal;
   });
 
-  // A POST without a body is an empty object to the body schema: optional bodies may be left out,
-  // and a missing required field is named rather than "body must be object".
-  app.addHook('preValidation', async (request: FastifyRequest) => {
-    if (request.body === undefined && request.routeOptions.schema?.body !== undefined && request.routeOptions.config.class !== 'upload') request.body = {};
-  });
-
   async function authenticate(request: FastifyRequest): Promise<Principal | undefined> {
     if (!options.enabled) return { id: 'anonymous', name: 'authentication off (loopback only)', role: 'admin' };
     const header = request.headers.authorization;

@@ -35,6 +35,11 @@ const CLIENT_CODES: Record<number, string> = { 401: 'FLOWMAP_UNAUTHORIZED', 403:
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.addSchema(errorBodySchema);
+  // A request without a body is an empty object to a JSON body schema: optional bodies may be left
+  // out, and a missing required field is named rather than "body must be object".
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && request.routeOptions.schema?.body !== undefined && request.routeOptions.config.class !== 'upload') request.body = {};
+  });
   app.setErrorHandler((err: FastifyError | FlowmapError, request, reply) => {
     if (err instanceof FlowmapError) {
       if (err.status >= 500) request.log.error({ err }, 'request failed');

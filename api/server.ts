@@ -9,6 +9,7 @@ import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import { installAuth, rateLimitKey, ROUTE_CLASS_LIMITS, type RouteClass } from './auth.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { ResponseCache } from './cache.js';
 import { reportRoutes } from './routes/reports.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { createNotifier, type Notifier } from '../analyzer/notify/index.js';
@@ -22,6 +23,7 @@ import type { JobRunner } from '../analyzer/jobs/index.js';
 import { baselineRoutes } from './routes/baselines.js';
 import { policyRoutes } from './routes/policies.js';
 import { intentRoutes } from './routes/intents.js';
+import { flowRoutes } from './routes/flows.js';
 import { findingRoutes } from './routes/findings.js';
 import { exporterRoutes } from './routes/exporters.js';
 import { flowlogRoutes } from './routes/flowlogs.js';
@@ -152,19 +154,22 @@ export async function createApi(config: ApiConfig, deps: ApiDeps): Promise<Api> 
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(healthRoutes({ checks: deps.checks, metrics, version: deps.version, mode: deps.mode }));
   if (deps.store !== undefined) {
+    // Rendered graph downloads and recommendations, shared by the routes that serve them.
+    const cache = new ResponseCache();
     await app.register(tokenRoutes(deps.store.meta, auth));
     await app.register(exporterRoutes(deps.store, deps.liveExporters));
     await app.register(flowlogRoutes(deps.store, { servicePorts: deps.servicePorts ?? createServicePorts(), awsFormat: deps.awsFormat, maxBytes: deps.uploadMaxBytes }));
     await app.register(inventoryRoutes(deps.store, deps.inventory ?? configSchema.parse({}).inventory));
     await app.register(inventoryImportRoutes(deps.store));
     if (deps.jobs !== undefined) {
-      await app.register(baselineRoutes(deps.store, deps.jobs, deps.baseline ?? baselineSettingsFrom(configSchema.parse({}))));
+      await app.register(baselineRoutes(deps.store, deps.jobs, deps.baseline ?? baselineSettingsFrom(configSchema.parse({})), cache));
       await app.register(reportRoutes(deps.store, deps.jobs));
       await app.register(webhookRoutes(deps.store, deps.notifier ?? createNotifier({ store: deps.store, jobs: deps.jobs, logger: deps.logger })));
     }
     const baseline = deps.baseline ?? baselineSettingsFrom(configSchema.parse({}));
-    await app.register(policyRoutes(deps.store, baseline));
+    await app.register(policyRoutes(deps.store, baseline, cache));
     await app.register(intentRoutes(deps.store));
+    await app.register(flowRoutes(deps.store, deps.inventory ?? configSchema.parse({}).inventory));
     await app.register(findingRoutes(deps.store, baseline));
     await app.register(firehoseRoutes(deps.store, { accessKey: deps.firehoseAccessKey, servicePorts: deps.servicePorts ?? createServicePorts(), awsFormat: deps.awsFormat }));
   }

@@ -8,6 +8,7 @@ export { detectFormat, IMPORT_FORMATS, parseInventory, parseIsoTime, type Import
 export { CRITICALITIES, WELL_KNOWN_LABELS, type Binding, type BindingConflict, type CidrRule, type Criticality, type Inventory, type Labels, type Workload } from './model.js';
 export { createResolver, DEFAULT_GROUP_BY, PRIVATE_RANGES, type Resolution, type Resolver, type ResolverCache, type ResolverOptions } from './resolver.js';
 export type { Group, GroupKind } from './groups.js';
+export { groupEndpoints, groupMembers, type GroupMembers } from './members.js';
 export {
   addressHistory,
   applyImport,

@@ -2,7 +2,8 @@
 // `clickhouse/` (service mode) and `duckdb/` (embedded mode) — and `conformance.test.ts` holds
 // them to the same answers for the same inputs. Nothing outside store/ knows SQL.
 import type { InterfaceCounters } from '../core/counters.js';
-import type { FlowBatch } from '../core/flow.js';
+import type { FlowAction, FlowBatch, FlowSource, ServerSide } from '../core/flow.js';
+import type { Address, Prefix } from '../core/ip.js';
 
 /** Half-open time range [from, to) in Unix seconds, on time_received. */
 export interface TimeRange {
@@ -264,6 +265,110 @@ export interface MigrationReport {
   alreadyApplied: number;
 }
 
+/** Orders of `Store.searchFlows`: newest first (the default), oldest first, largest first. */
+export const FLOW_SEARCH_SORTS = ['time-desc', 'time-asc', 'bytes-desc'] as const;
+export type FlowSearchSort = (typeof FLOW_SEARCH_SORTS)[number];
+
+/**
+ * An address range that counts over a time interval: a label group's member (an address bound to
+ * a workload from one time to another, a CIDR rule's prefix). Times are Unix seconds on
+ * time_received, half-open [from, to); an absent bound is open.
+ */
+export interface TimedPrefix {
+  readonly prefix: Prefix;
+  readonly from?: number;
+  readonly to?: number;
+}
+
+/**
+ * A bounded search of the raw flows. Every filter given must hold (AND); a filter that is a list
+ * holds when one of its entries does, so an empty list matches nothing. Prefixes are byte ranges
+ * of the 16-byte address (an IPv4 prefix covers IPv4-mapped addresses only; ::/0 covers all).
+ */
+export interface FlowSearchQuery {
+  /** Half-open [from, to) on time_received, Unix seconds. The caller bounds the span (the API: 31 days). */
+  readonly from: number;
+  readonly to: number;
+  /** Either end (source or destination address) in one of these. */
+  readonly addresses?: readonly Prefix[];
+  /**
+   * The client end in one of these. Ends are oriented as the hourly rollup orients them (see
+   * ROLLUP_KEYS): when server_side is 'src' the source is the server, otherwise ('dst' and
+   * 'unknown') the destination is.
+   */
+  readonly clients?: readonly Prefix[];
+  /** The server end (oriented as `clients` says) in one of these. */
+  readonly servers?: readonly Prefix[];
+  /** Either port (source or destination) is one of these: the replies of a service match too. */
+  readonly ports?: readonly number[];
+  /** IANA protocol number. */
+  readonly protocol?: number;
+  /** The exporter's address (16 bytes). */
+  readonly exporter?: Address;
+  readonly action?: FlowAction;
+  /** Either end in one of these prefixes while the flow's time_received is inside that entry's interval. */
+  readonly endpoints?: readonly TimedPrefix[];
+  /**
+   * Default time-desc. The order is total: time sorts go by time_received, then bytes, dst_addr,
+   * dst_port, src_addr, src_port, proto, exporter, observation_domain, time_start, time_end,
+   * packets, tcp_flags, sampling_rate, in_if, out_if, vlan, source, action, server_side and the
+   * cloud strings; bytes-desc by bytes, then time_received and the rest — every column in the
+   * sort's direction, addresses and strings bytewise, enums in FLOW_COLUMNS order.
+   */
+  readonly sort?: FlowSearchSort;
+  /** Rows per page, 1..MAX_SEARCH_LIMIT (default DEFAULT_SEARCH_LIMIT). */
+  readonly limit?: number;
+  /** `nextCursor` of the previous page of the same sort; opaque. A malformed one is FLOWMAP_BAD_REQUEST. */
+  readonly cursor?: string;
+}
+
+/** One flow as the search answers it: JSON-ready, addresses as text, times ISO-8601 UTC. */
+export interface FlowSearchRow {
+  /** time_received. */
+  time: string;
+  timeStart: string;
+  timeEnd: string;
+  source: FlowSource;
+  exporter: string;
+  observationDomain: number;
+  srcAddr: string;
+  srcPort: number;
+  dstAddr: string;
+  dstPort: number;
+  proto: number;
+  tcpFlags: number;
+  bytes: number;
+  packets: number;
+  samplingRate: number;
+  inIf: number;
+  outIf: number;
+  vlan: number;
+  action: FlowAction;
+  serverSide: ServerSide;
+  /** The ends as oriented by serverSide (FlowSearchQuery.clients). */
+  client: string;
+  server: string;
+  /** The server end's port. */
+  servicePort: number;
+  /** Cloud flow log identifiers; empty where absent. */
+  cloud: { account: string; region: string; vpc: string; subnet: string; instance: string; interface: string };
+}
+
+export interface FlowSearchPage {
+  flows: FlowSearchRow[];
+  /** Present when more rows follow: pass it as `cursor` (with the same sort) for the next page. */
+  nextCursor?: string;
+  /**
+   * The part of the time range this page accounts for (ISO-8601): every matching flow received
+   * in [scannedFrom, scannedTo) is on this page or an earlier one. For time-desc it runs from the
+   * page's oldest second (exclusive, when a next page follows) up to where the page started; for
+   * time-asc from where the page started up to its newest second (exclusive); without a next
+   * page it reaches the end of the range. bytes-desc reads the whole range for every page.
+   */
+  scannedFrom: string;
+  scannedTo: string;
+}
+
 export interface Store {
   readonly kind: 'clickhouse' | 'duckdb';
   /** Applies pending migrations; refuses when an applied file changed or disappeared. */
@@ -356,6 +461,14 @@ export interface Store {
   insertInterfaceCounters(rows: readonly InterfaceCounters[]): Promise<void>;
   /** Counter samples in a range of `time`, ordered by time, exporter, domain, ifIndex. */
   readInterfaceCounters(range: TimeRange, options?: { limit?: number }): Promise<InterfaceCounters[]>;
+  /**
+   * A page of the flows matching a bounded search (FlowSearchQuery), in a total order, with a
+   * cursor for the next page: keyset pagination, so paging through skips and repeats no row even
+   * among flows received in the same second. Time orders read the range in growing windows from
+   * where the page starts (the newest hour first for time-desc), so a page of recent flows reads
+   * little; bytes-desc reads the whole range.
+   */
+  searchFlows(query: FlowSearchQuery): Promise<FlowSearchPage>;
   readonly meta: MetaStore;
   /** Resolves when the store answers; rejects (within a few seconds) when it does not. */
   ping(): Promise<void>;
@@ -378,5 +491,11 @@ export const MAX_SPLIT_HOURS = 20_000_000;
 export const MAX_DRILL_CONVERSATIONS = 100_000;
 export const MAX_EVIDENCE_ENDPOINTS = 200_000;
 export const MAX_ADDRESS_HOURS = 200_000;
+export const DEFAULT_SEARCH_LIMIT = 100;
+export const MAX_SEARCH_LIMIT = 1000;
+/** Entries of each prefix list (addresses, clients, servers) and of ports. */
+export const MAX_SEARCH_PREFIXES = 256;
+export const MAX_SEARCH_PORTS = 256;
+export const MAX_SEARCH_ENDPOINTS = 10_000;
 export const DEFAULT_HOSTS_LIMIT = 1000;
 export const MAX_HOSTS_LIMIT = 100_000;

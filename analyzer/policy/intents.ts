@@ -73,6 +73,10 @@ export async function listIntents(meta: MetaStore): Promise<Intent[]> {
 }
 
 /** Stores intents: replaces every stored intent unless `merge`. Returns what changed. */
+let generation = 0;
+/** Bumped by every intent change in this process: answers derived from the intents (recommendations) key on it. */
+export const intentsGeneration = (): number => generation;
+
 export async function importIntents(meta: MetaStore, intents: readonly Intent[], options: { merge?: boolean } = {}): Promise<{ added: number; kept: number; removed: number; total: number }> {
   const existing = new Set((await listIntents(meta)).map((i) => i.id));
   let added = 0;
@@ -93,10 +97,12 @@ export async function importIntents(meta: MetaStore, intents: readonly Intent[],
       }
     }
   }
+  generation++;
   return { added, kept, removed, total: options.merge === true ? existing.size + added : intents.length };
 }
 
 export async function deleteIntent(meta: MetaStore, id: string): Promise<boolean> {
+  generation++;
   return meta.delete(INTENTS, id);
 }
 

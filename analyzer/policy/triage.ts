@@ -22,7 +22,7 @@ export interface Triage {
 export type TriagedFinding = Finding & { status: TriageStatus; triage?: Triage; recurred?: boolean };
 
 export async function triageOf(meta: MetaStore): Promise<Map<string, Triage>> {
-  const entries = await meta.list(TRIAGE, { limit: 1_000_000 });
+  const entries = await meta.list(TRIAGE, { limit: 100_000 });
   return new Map(entries.map((e) => [e.key, e.value as unknown as Triage]));
 }
 

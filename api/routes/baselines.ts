@@ -18,6 +18,7 @@ import {
 } from '../../analyzer/baseline/index.js';
 import type { Store } from '../../store/port.js';
 import { parseTimeParam } from './inventory.js';
+import { ResponseCache, sendCached } from '../cache.js';
 
 const MAX_PAGE = 1000;
 const HOSTS_MAX = 100_000;
@@ -87,7 +88,7 @@ function clientTrigger(header: string | string[] | undefined): 'cli' | 'demo' | 
   return header === 'cli' || header === 'demo' ? header : 'api';
 }
 
-export function baselineRoutes(store: Store, jobs: JobRunner, settings: BaselineSettings): FastifyPluginAsync {
+export function baselineRoutes(store: Store, jobs: JobRunner, settings: BaselineSettings, cache = new ResponseCache()): FastifyPluginAsync {
   return async (app) => {
     app.post<{ Body: { days?: number; end?: string; groupBy?: string | string[]; force?: boolean } }>(
       '/api/v1/baselines',
@@ -172,15 +173,20 @@ export function baselineRoutes(store: Store, jobs: JobRunner, settings: Baseline
       },
       async (request, reply) => {
         const record = await requireRecord(store.meta, request.params.id);
+        const format = request.query.format ?? 'json';
+        // A completed baseline's graph never changes (a forced rebuild completes anew): render once.
+        const key = `graph|${record.id}|${record.completedAt ?? ''}|${format}`;
+        const cached = record.status === 'completed' ? cache.get(key) : undefined;
+        if (cached !== undefined) return sendCached(request, reply, cached);
         const graph = await requireGraph(store.meta, record);
-        const rendered = renderGraph(graph, request.query.format ?? 'json', {
+        const rendered = renderGraph(graph, format, {
           baseline: record.id,
           from: new Date(record.params.from * 1000).toISOString(),
           to: new Date(record.params.to * 1000).toISOString(),
           groupBy: record.params.groupBy,
         });
-        reply.header('content-type', rendered.contentType).header('content-disposition', `attachment; filename="${record.id}.${rendered.extension}"`);
-        return reply.send(rendered.body);
+        const entry = cache.set(key, rendered.body, rendered.contentType, { headers: { 'content-disposition': `attachment; filename="${record.id}.${rendered.extension}"` } });
+        return sendCached(request, reply, entry);
       },
     );
 

@@ -3,7 +3,8 @@
 // twice: the route schema (shape, sizes) and the policy stage's own schemas (selectors, ports,
 // times), whose errors name the field. Intents and findings have their own route files.
 import type { FastifyPluginAsync } from 'fastify';
-import type { BaselineSettings } from '../../analyzer/baseline/index.js';
+import { requireRecord, type BaselineSettings } from '../../analyzer/baseline/index.js';
+import { ResponseCache, sendCached } from '../cache.js';
 import {
   addException,
   blastFor,
@@ -13,6 +14,7 @@ import {
   EXPORT_FORMATS,
   exportPolicy,
   importPolicy,
+  intentsGeneration,
   listPolicies,
   policyVersion,
   recommendationFor,
@@ -34,7 +36,10 @@ import { parseTimeParam } from './inventory.js';
 const policyId = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64, description: 'a policy id (pol-…)' } } } as const;
 const DAY = 86_400;
 
-export function policyRoutes(store: Store, settings: BaselineSettings): FastifyPluginAsync {
+/** How long a recommendation is served from the cache before the intents are read again. */
+const RECOMMENDATION_TTL_MS = 10_000;
+
+export function policyRoutes(store: Store, settings: BaselineSettings, cache = new ResponseCache()): FastifyPluginAsync {
   return async (app) => {
     app.get<{ Querystring: { baseline?: string; minDays?: number; minFlows?: number } }>(
       '/api/v1/recommendations',
@@ -47,10 +52,17 @@ export function policyRoutes(store: Store, settings: BaselineSettings): FastifyP
           response: { 200: recommendationSchema },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const q = request.query;
         const parameters = { ...(q.minDays === undefined ? {} : { minDays: q.minDays }), ...(q.minFlows === undefined ? {} : { minFlows: q.minFlows }) };
-        return (await recommendationFor(store, settings, q.baseline ?? 'latest', parameters)).recommendation;
+        // A recommendation follows from a completed baseline, the intents and the thresholds: kept
+        // while those stay (intents edited in another API process show within RECOMMENDATION_TTL_MS).
+        const record = await requireRecord(store.meta, q.baseline ?? 'latest');
+        const key = `recommendation|${record.id}|${record.completedAt ?? ''}|${q.minDays ?? ''}|${q.minFlows ?? ''}|${intentsGeneration()}`;
+        const cached = cache.get(key);
+        if (cached !== undefined) return sendCached(request, reply, cached);
+        const { recommendation } = await recommendationFor(store, settings, record.id, parameters);
+        return sendCached(request, reply, cache.set(key, JSON.stringify(recommendation), 'application/json; charset=utf-8', { ttlMs: RECOMMENDATION_TTL_MS }));
       },
     );
 

@@ -8,7 +8,7 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickh
 import { redactUrl } from '../../core/config.js';
 import { FlowmapError } from '../../core/errors.js';
 import { COUNTER_COLUMNS, type InterfaceCounters } from '../../core/counters.js';
-import { FLOW_COLUMNS, validateFlowBatch, type FlowBatch } from '../../core/flow.js';
+import { validateFlowBatch, type FlowBatch } from '../../core/flow.js';
 import type { Logger } from '../../core/logger.js';
 import { MIGRATIONS_ROOT, pendingMigrations, readMigrations, runMigrations, type MigrationTarget } from '../migrate.js';
 import type {
@@ -24,6 +24,8 @@ import type {
   ExporterStatus,
   FlowAggregateQuery,
   FlowAggregateRow,
+  FlowSearchPage,
+  FlowSearchQuery,
   FlowTotals,
   JsonValue,
   ListenerEvidence,
@@ -76,6 +78,8 @@ import {
 } from '../rows.js';
 import { BASELINE_HOST_COLUMN_NAMES, COUNTER_COLUMN_NAMES, encodeBaselineHostsTsv, encodeCountersTsv } from './insert.js';
 import { insertFlowsNative } from './native.js';
+import { checkSearchQuery, runSearch } from '../search.js';
+import { bytesThresholdSql, FLOW_SELECT, searchWindowSql } from './search.js';
 import { identifier, joinSql, lit, sql, toText, type Sql } from './literal.js';
 
 export interface ClickHouseStoreConfig {
@@ -270,20 +274,9 @@ class ClickHouseStore implements Store {
   async readFlows(range: TimeRange, options: { limit?: number } = {}): Promise<FlowBatch> {
     checkRange(range);
     const limit = checkReadLimit(options.limit);
-    const select = joinSql(
-      FLOW_COLUMNS.map((c) => {
-        const column = identifier(c.name);
-        const alias = identifier(`c_${c.name}`);
-        if (c.kind === 'address') return sql`hex(${column}) AS ${alias}`;
-        if (c.kind === 'datetime') return sql`toUnixTimestamp(${column}) AS ${alias}`;
-        if (c.kind === 'enum') return sql`toString(${column}) AS ${alias}`;
-        return sql`${column} AS ${alias}`;
-      }),
-      ', ',
-    );
     const order = joinSql(READ_ORDER.map((c) => identifier(c)), ', ');
     const rows = await this.rows(
-      sql`SELECT ${select} FROM flows WHERE time_received >= ${lit.dateTime(range.from)} AND time_received < ${lit.dateTime(range.to)} ORDER BY ${order} LIMIT ${lit.uint(limit, 32)}`,
+      sql`SELECT ${FLOW_SELECT} FROM flows WHERE time_received >= ${lit.dateTime(range.from)} AND time_received < ${lit.dateTime(range.to)} ORDER BY ${order} LIMIT ${lit.uint(limit, 32)}`,
     );
     return batchFromRows(rows);
   }
@@ -634,6 +627,22 @@ class ClickHouseStore implements Store {
           ORDER BY time, exporter, observation_domain, if_index LIMIT ${lit.uint(limit, 32)}`,
     );
     return countersFromRows(rows);
+  }
+
+  async searchFlows(query: FlowSearchQuery): Promise<FlowSearchPage> {
+    const checked = checkSearchQuery(query);
+    // A group's members can make a query a few hundred kilobytes (store/search.ts).
+    const sized = (statement: Sql): Record<string, string> => ({ max_query_size: String(Math.max(262_144, toText(statement).length + 1024)) });
+    return runSearch(checked, async (window, count) => {
+      let minBytes: number | undefined;
+      if (checked.sort === 'bytes-desc') {
+        const threshold = bytesThresholdSql(checked, window, count);
+        const [row] = await this.rows(threshold, sized(threshold));
+        if (row !== undefined) minBytes = Number(row.c_bytes);
+      }
+      const statement = searchWindowSql(checked, window, count, minBytes);
+      return this.rows(statement, sized(statement));
+    });
   }
 
   async ping(): Promise<void> {

@@ -39,6 +39,8 @@ import type {
   ExporterStatus,
   FlowAggregateQuery,
   FlowAggregateRow,
+  FlowSearchPage,
+  FlowSearchQuery,
   FlowTotals,
   JsonValue,
   ListenerEvidence,
@@ -88,6 +90,8 @@ import {
   READ_ORDER,
   ROLLUP_ADDRESS_KEYS,
 } from '../rows.js';
+import { checkSearchQuery, runSearch } from '../search.js';
+import { searchWindowQuery } from './search.js';
 
 export interface DuckDBStoreConfig {
   /** Data directory; the database is `<dir>/flowmap.duckdb`. ':memory:' for a private in-memory store. */
@@ -763,6 +767,14 @@ class DuckDBStore implements Store {
       [range.from, range.to],
     );
     return countersFromRows(rows);
+  }
+
+  async searchFlows(query: FlowSearchQuery): Promise<FlowSearchPage> {
+    const checked = checkSearchQuery(query);
+    return runSearch(checked, (window, count) => {
+      const { sql, params, types } = searchWindowQuery(checked, window, count);
+      return this.rows(sql, params, types);
+    });
   }
 
   /**
