@@ -78,3 +78,25 @@ export function sendCached(request: FastifyRequest, reply: FastifyReply, entry: 
   if (entry.gzip !== undefined && typeof accepts === 'string' && /\bgzip\b/.test(accepts)) return reply.header('content-encoding', 'gzip').send(entry.gzip);
   return reply.send(entry.body);
 }
+
+/**
+ * The baseline record an id (or `latest`) names, kept for `maxAgeMs`: the graph and
+ * recommendation routes are polled, and a completed baseline changes only by a forced rebuild
+ * (a new completedAt, which then shows within `maxAgeMs`).
+ */
+export class RecordCache<T extends { status: string }> {
+  private readonly entries = new Map<string, { record: T; at: number }>();
+
+  constructor(private readonly load: (id: string) => Promise<T>, private readonly maxAgeMs = 2000) {}
+
+  async get(id: string, now = Date.now()): Promise<T> {
+    const hit = this.entries.get(id);
+    if (hit !== undefined && now - hit.at < this.maxAgeMs) return hit.record;
+    const record = await this.load(id);
+    if (record.status === 'completed') {
+      if (this.entries.size >= 1000) this.entries.clear();
+      this.entries.set(id, { record, at: now });
+    }
+    return record;
+  }
+}

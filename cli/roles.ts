@@ -48,6 +48,26 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+/**
+ * What a worker runs: retention, listener evidence, the baseline (whose completion queues the
+ * new-finding events), the report (whose completion is an event), and the deliveries of both.
+ */
+export async function registerWorkerJobs(jobs: JobRunner, store: Store, config: Config, notifier: Notifier, logger: Logger): Promise<void> {
+  await registerRetention(jobs, store, { days: config.retention.days }, logger);
+  await registerEvidence(jobs, store, logger);
+  const settings = baselineSettingsFrom(config);
+  registerFindingEvents(jobs, store, settings, notifier);
+  await registerBaseline(jobs, store, settings, logger, { onCompleted: (record) => announceFindings(jobs, record) });
+  await registerReports(jobs, store, settings, {
+    cron: config.reports.cron,
+    keep: config.reports.keep,
+    logger,
+    onCompleted: async (report) => {
+      await notifier.publish(reportEvent({ id: report.id, baseline: report.baseline, window: report.window, generatedAt: report.generatedAt, totals: report.totals }, { time: report.generatedAt }));
+    },
+  });
+}
+
 export async function runRoles(config: Config, logger: Logger, options: RunOptions): Promise<Running> {
   const mode = modeOf(config);
   const version = flowmapVersion();
@@ -98,20 +118,8 @@ export async function runRoles(config: Config, logger: Logger, options: RunOptio
       stops.push(async () => notifier.close());
       if (options.roles.has('worker')) notifier.register();
     }
-    if (jobs !== undefined && options.roles.has('worker')) {
-      await registerRetention(jobs, store, { days: config.retention.days }, logger);
-      await registerEvidence(jobs, store, logger);
-      const settings = baselineSettingsFrom(config);
-      registerFindingEvents(jobs, store, settings, notifier as Notifier);
-      await registerBaseline(jobs, store, settings, logger, { onCompleted: (record) => announceFindings(jobs, record) });
-      await registerReports(jobs, store, settings, {
-        cron: config.reports.cron,
-        keep: config.reports.keep,
-        logger,
-        onCompleted: async (report) => {
-          await (notifier as Notifier).publish(reportEvent({ id: report.id, baseline: report.baseline, window: report.window, generatedAt: report.generatedAt, totals: report.totals }, { time: report.generatedAt }));
-        },
-      });
+    if (jobs !== undefined && notifier !== undefined && options.roles.has('worker')) {
+      await registerWorkerJobs(jobs, store, config, notifier, logger);
       await jobs.start();
     }
     if (aborted()) return { stop: stopAll };

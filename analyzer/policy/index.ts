@@ -3,7 +3,7 @@
 // exports. Other stages import from here.
 export { classify, fanOuts, type Classification } from './classify.js';
 export { broadness, computeFindings, DEFAULT_UNUSED_DAYS, findingId, type FindingsInput } from './findings.js';
-export { deleteIntent, documenting, importIntents, intentsGeneration, IntentInputSchema, IntentsFileSchema, intentId, INTENTS, listIntents, parseIntents, parseIntentsText } from './intents.js';
+export { deleteIntent, documenting, importIntents, intentsVersion, IntentInputSchema, IntentsFileSchema, intentId, INTENTS, listIntents, parseIntents, parseIntentsText } from './intents.js';
 export { DYNAMIC_RANGE, observe, type Observation, type Observed, type Scan } from './observe.js';
 export { analyze, DEFAULT_PARAMETERS, recommend, ruleId, type Analysis, type Judged } from './recommend.js';
 export * from './selectors.js';

@@ -73,9 +73,28 @@ export async function listIntents(meta: MetaStore): Promise<Intent[]> {
 }
 
 /** Stores intents: replaces every stored intent unless `merge`. Returns what changed. */
+/** One entry rewritten after every change of the intents, so that any process can tell they changed with one read. */
+const INTENTS_STATE = 'intents-state';
 let generation = 0;
-/** Bumped by every intent change in this process: answers derived from the intents (recommendations) key on it. */
-export const intentsGeneration = (): number => generation;
+let known: { version: number; at: number; generation: number } | undefined;
+
+async function changed(meta: MetaStore): Promise<void> {
+  generation++;
+  known = undefined;
+  await meta.put(INTENTS_STATE, 'changed', { at: new Date().toISOString() });
+}
+
+/**
+ * A number that changes whenever the intents do, in any process: answers derived from the
+ * intents (recommendations) key on it. Read from the store at most every `maxAgeMs`; a change
+ * made in this process shows at once.
+ */
+export async function intentsVersion(meta: MetaStore, maxAgeMs = 1000, now = Date.now()): Promise<number> {
+  if (known !== undefined && known.generation === generation && now - known.at < maxAgeMs) return known.version;
+  const version = (await meta.get(INTENTS_STATE, 'changed'))?.version ?? 0;
+  known = { version, at: now, generation };
+  return version;
+}
 
 export async function importIntents(meta: MetaStore, intents: readonly Intent[], options: { merge?: boolean } = {}): Promise<{ added: number; kept: number; removed: number; total: number }> {
   const existing = new Set((await listIntents(meta)).map((i) => i.id));
@@ -97,13 +116,14 @@ export async function importIntents(meta: MetaStore, intents: readonly Intent[],
       }
     }
   }
-  generation++;
+  await changed(meta);
   return { added, kept, removed, total: options.merge === true ? existing.size + added : intents.length };
 }
 
 export async function deleteIntent(meta: MetaStore, id: string): Promise<boolean> {
-  generation++;
-  return meta.delete(INTENTS, id);
+  const deleted = await meta.delete(INTENTS, id);
+  if (deleted) await changed(meta);
+  return deleted;
 }
 
 /** The intents that document a dependency between two groups on a protocol and port (or range). */

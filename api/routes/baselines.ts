@@ -18,7 +18,7 @@ import {
 } from '../../analyzer/baseline/index.js';
 import type { Store } from '../../store/port.js';
 import { parseTimeParam } from './inventory.js';
-import { ResponseCache, sendCached } from '../cache.js';
+import { RecordCache, ResponseCache, sendCached } from '../cache.js';
 
 const MAX_PAGE = 1000;
 const HOSTS_MAX = 100_000;
@@ -89,6 +89,7 @@ function clientTrigger(header: string | string[] | undefined): 'cli' | 'demo' | 
 }
 
 export function baselineRoutes(store: Store, jobs: JobRunner, settings: BaselineSettings, cache = new ResponseCache()): FastifyPluginAsync {
+  const records = new RecordCache((id) => requireRecord(store.meta, id));
   return async (app) => {
     app.post<{ Body: { days?: number; end?: string; groupBy?: string | string[]; force?: boolean } }>(
       '/api/v1/baselines',
@@ -172,7 +173,7 @@ export function baselineRoutes(store: Store, jobs: JobRunner, settings: Baseline
         },
       },
       async (request, reply) => {
-        const record = await requireRecord(store.meta, request.params.id);
+        const record = await records.get(request.params.id);
         const format = request.query.format ?? 'json';
         // A completed baseline's graph never changes (a forced rebuild completes anew): render once.
         const key = `graph|${record.id}|${record.completedAt ?? ''}|${format}`;

@@ -4,7 +4,7 @@
 // times), whose errors name the field. Intents and findings have their own route files.
 import type { FastifyPluginAsync } from 'fastify';
 import { requireRecord, type BaselineSettings } from '../../analyzer/baseline/index.js';
-import { ResponseCache, sendCached } from '../cache.js';
+import { RecordCache, ResponseCache, sendCached } from '../cache.js';
 import {
   addException,
   blastFor,
@@ -14,7 +14,7 @@ import {
   EXPORT_FORMATS,
   exportPolicy,
   importPolicy,
-  intentsGeneration,
+  intentsVersion,
   listPolicies,
   policyVersion,
   recommendationFor,
@@ -36,10 +36,8 @@ import { parseTimeParam } from './inventory.js';
 const policyId = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64, description: 'a policy id (pol-…)' } } } as const;
 const DAY = 86_400;
 
-/** How long a recommendation is served from the cache before the intents are read again. */
-const RECOMMENDATION_TTL_MS = 10_000;
-
 export function policyRoutes(store: Store, settings: BaselineSettings, cache = new ResponseCache()): FastifyPluginAsync {
+  const records = new RecordCache((id) => requireRecord(store.meta, id));
   return async (app) => {
     app.get<{ Querystring: { baseline?: string; minDays?: number; minFlows?: number } }>(
       '/api/v1/recommendations',
@@ -56,13 +54,13 @@ export function policyRoutes(store: Store, settings: BaselineSettings, cache = n
         const q = request.query;
         const parameters = { ...(q.minDays === undefined ? {} : { minDays: q.minDays }), ...(q.minFlows === undefined ? {} : { minFlows: q.minFlows }) };
         // A recommendation follows from a completed baseline, the intents and the thresholds: kept
-        // while those stay (intents edited in another API process show within RECOMMENDATION_TTL_MS).
-        const record = await requireRecord(store.meta, q.baseline ?? 'latest');
-        const key = `recommendation|${record.id}|${record.completedAt ?? ''}|${q.minDays ?? ''}|${q.minFlows ?? ''}|${intentsGeneration()}`;
+        // while those stay (intents changed by another API process show within a second).
+        const record = await records.get(q.baseline ?? 'latest');
+        const key = `recommendation|${record.id}|${record.completedAt ?? ''}|${q.minDays ?? ''}|${q.minFlows ?? ''}|${await intentsVersion(store.meta)}`;
         const cached = cache.get(key);
         if (cached !== undefined) return sendCached(request, reply, cached);
         const { recommendation } = await recommendationFor(store, settings, record.id, parameters);
-        return sendCached(request, reply, cache.set(key, JSON.stringify(recommendation), 'application/json; charset=utf-8', { ttlMs: RECOMMENDATION_TTL_MS }));
+        return sendCached(request, reply, cache.set(key, JSON.stringify(recommendation), 'application/json; charset=utf-8'));
       },
     );
 
