@@ -1,15 +1,19 @@
 // Answers worth keeping: bodies derived from immutable or slowly changing data (a completed
-// baseline's graph download, its recommendation), kept serialized — and gzipped once — so a
-// dashboard polling them costs a lookup, not a re-render. Bounded by bytes (least recently used
-// out first); each entry has a strong ETag, so a client that has it gets 304 with no body.
+// baseline's graph download, its recommendation), kept serialized — gzipped at once, and
+// compressed with Brotli at its best quality in the background (zlib's thread pool, off the event
+// loop; a third of the gzip size for graph JSON) — so a dashboard polling them costs a lookup, not
+// a re-render. Bounded by bytes (least recently used out first); each entry has a strong ETag, so a
+// client that has it gets 304 with no body.
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { brotliCompress, constants as zlib, gzipSync } from 'node:zlib';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export interface CachedBody {
   body: Buffer;
   /** Present when compressing paid (bodies over 1 KiB). */
   gzip?: Buffer;
+  /** Brotli, once the background compression finished (bodies over 64 KiB). */
+  br?: Buffer;
   etag: string;
   contentType: string;
   /** Epoch ms; Infinity for immutable bodies. */
@@ -18,6 +22,7 @@ export interface CachedBody {
 }
 
 const COMPRESS_FROM = 1024;
+const BROTLI_FROM = 64 * 1024;
 
 export class ResponseCache {
   private readonly entries = new Map<string, CachedBody>();
@@ -54,16 +59,29 @@ export class ResponseCache {
     if (old !== undefined) this.drop(key, old);
     this.entries.set(key, entry);
     this.bytes += size;
-    for (const [k, e] of this.entries) {
-      if (this.bytes <= this.maxBytes) break;
-      this.drop(k, e);
+    this.evict();
+    if (bytes.length >= BROTLI_FROM) {
+      brotliCompress(bytes, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_SIZE_HINT]: bytes.length } }, (err, br) => {
+        // Dropped meanwhile, or compression failed: gzip stays the answer.
+        if (err !== null || this.entries.get(key) !== entry) return;
+        entry.br = br;
+        this.bytes += br.length;
+        this.evict();
+      });
     }
     return entry;
   }
 
+  private evict(): void {
+    for (const [k, e] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.drop(k, e);
+    }
+  }
+
   private drop(key: string, entry: CachedBody): void {
     this.entries.delete(key);
-    this.bytes -= entry.body.length + (entry.gzip?.length ?? 0);
+    this.bytes -= entry.body.length + (entry.gzip?.length ?? 0) + (entry.br?.length ?? 0);
   }
 }
 
@@ -75,27 +93,44 @@ export function sendCached(request: FastifyRequest, reply: FastifyReply, entry: 
   if (typeof match === 'string' && match.split(',').some((tag) => tag.trim() === entry.etag)) return reply.status(304).send();
   reply.type(entry.contentType);
   const accepts = request.headers['accept-encoding'];
-  if (entry.gzip !== undefined && typeof accepts === 'string' && /\bgzip\b/.test(accepts)) return reply.header('content-encoding', 'gzip').send(entry.gzip);
+  if (typeof accepts === 'string') {
+    if (entry.br !== undefined && /\bbr\b/.test(accepts)) return reply.header('content-encoding', 'br').send(entry.br);
+    if (entry.gzip !== undefined && /\bgzip\b/.test(accepts)) return reply.header('content-encoding', 'gzip').send(entry.gzip);
+  }
   return reply.send(entry.body);
 }
 
 /**
- * The baseline record an id (or `latest`) names, kept for `maxAgeMs`: the graph and
- * recommendation routes are polled, and a completed baseline changes only by a forced rebuild
- * (a new completedAt, which then shows within `maxAgeMs`).
+ * The baseline record an id (or `latest`) names, refreshed every `maxAgeMs`: the graph and
+ * recommendation routes are polled, and a completed baseline changes only by a forced rebuild (a
+ * new completedAt, which then shows within `maxAgeMs`). Past its age an entry is still answered
+ * while one refresh runs in the background, so a burst of requests never waits on the store and
+ * never sends it one read per request.
  */
 export class RecordCache<T extends { status: string }> {
-  private readonly entries = new Map<string, { record: T; at: number }>();
+  private readonly entries = new Map<string, { record: T; at: number; refreshing?: Promise<void> }>();
 
   constructor(private readonly load: (id: string) => Promise<T>, private readonly maxAgeMs = 2000) {}
 
   async get(id: string, now = Date.now()): Promise<T> {
     const hit = this.entries.get(id);
-    if (hit !== undefined && now - hit.at < this.maxAgeMs) return hit.record;
+    if (hit === undefined) return this.fetch(id, now);
+    if (now - hit.at >= this.maxAgeMs && hit.refreshing === undefined) {
+      hit.refreshing = this.fetch(id, now).then(
+        () => undefined,
+        () => void this.entries.delete(id),
+      );
+    }
+    return hit.record;
+  }
+
+  private async fetch(id: string, now: number): Promise<T> {
     const record = await this.load(id);
     if (record.status === 'completed') {
       if (this.entries.size >= 1000) this.entries.clear();
       this.entries.set(id, { record, at: now });
+    } else {
+      this.entries.delete(id);
     }
     return record;
   }

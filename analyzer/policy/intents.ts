@@ -76,24 +76,40 @@ export async function listIntents(meta: MetaStore): Promise<Intent[]> {
 /** One entry rewritten after every change of the intents, so that any process can tell they changed with one read. */
 const INTENTS_STATE = 'intents-state';
 let generation = 0;
-let known: { version: number; at: number; generation: number } | undefined;
+let known: { version: number; at: number; generation: number; refreshing?: Promise<void> } | undefined;
 
 async function changed(meta: MetaStore): Promise<void> {
+  await meta.put(INTENTS_STATE, 'changed', { at: new Date().toISOString() });
   generation++;
   known = undefined;
-  await meta.put(INTENTS_STATE, 'changed', { at: new Date().toISOString() });
+}
+
+async function readVersion(meta: MetaStore, now: number): Promise<number> {
+  const at = generation;
+  const version = (await meta.get(INTENTS_STATE, 'changed'))?.version ?? 0;
+  // A change made here while reading makes this read stale: it is not kept.
+  if (at === generation) known = { version, at: now, generation };
+  return version;
 }
 
 /**
  * A number that changes whenever the intents do, in any process: answers derived from the
- * intents (recommendations) key on it. Read from the store at most every `maxAgeMs`; a change
- * made in this process shows at once.
+ * intents (recommendations) key on it. A change made in this process shows at once; one made by
+ * another shows within about `maxAgeMs` — past that age the known version is still answered while
+ * one read of the store runs in the background, so a burst of requests never waits on it.
  */
 export async function intentsVersion(meta: MetaStore, maxAgeMs = 1000, now = Date.now()): Promise<number> {
-  if (known !== undefined && known.generation === generation && now - known.at < maxAgeMs) return known.version;
-  const version = (await meta.get(INTENTS_STATE, 'changed'))?.version ?? 0;
-  known = { version, at: now, generation };
-  return version;
+  const current = known;
+  if (current === undefined || current.generation !== generation) return readVersion(meta, now);
+  if (now - current.at >= maxAgeMs && current.refreshing === undefined) {
+    current.refreshing = readVersion(meta, now).then(
+      () => undefined,
+      () => {
+        known = undefined;
+      },
+    );
+  }
+  return current.version;
 }
 
 export async function importIntents(meta: MetaStore, intents: readonly Intent[], options: { merge?: boolean } = {}): Promise<{ added: number; kept: number; removed: number; total: number }> {
