@@ -383,7 +383,7 @@ function allowedKeys(path: PropertyKey[]): string[] {
 
 function unwrap(schema: z.ZodType): z.ZodType {
   let current: z.ZodType = schema;
-  while (current instanceof z.ZodDefault || current instanceof z.ZodOptional) {
+  while (current instanceof z.ZodDefault || current instanceof z.ZodPrefault || current instanceof z.ZodOptional) {
     current = current.unwrap() as z.ZodType;
   }
   return current;
