@@ -6,7 +6,7 @@
 import type { BaselineRecord, BaselineSettings } from '../baseline/index.js';
 import { listRecords } from '../baseline/index.js';
 import type { JobRunner } from '../jobs/index.js';
-import { findingsFor } from '../policy/index.js';
+import { findingsFor, previousOf } from '../policy/index.js';
 import type { Store } from '../../store/port.js';
 import { findingEvents } from './events.js';
 import type { Notifier } from './notifier.js';
@@ -18,7 +18,7 @@ export function registerFindingEvents(jobs: JobRunner, store: Store, settings: B
     const id = typeof job.data?.baseline === 'string' ? job.data.baseline : '';
     const { baseline, findings } = await findingsFor(store, settings, id);
     const record = (await listRecords(store.meta, { status: 'completed' })).find((r) => r.id === baseline);
-    const previous = record === undefined ? undefined : await previousCompleted(store, record);
+    const previous = record === undefined ? undefined : await previousOf(store, record);
     const before = previous === undefined ? undefined : (await findingsFor(store, settings, previous.id)).findings;
     const events = findingEvents(baseline ?? id, findings, before, record?.completedAt === undefined ? {} : { time: record.completedAt });
     let queued = 0;
@@ -31,9 +31,4 @@ export function registerFindingEvents(jobs: JobRunner, store: Store, settings: B
 /** Queues the job for a completed baseline (idempotent per baseline). */
 export async function announceFindings(jobs: JobRunner, record: BaselineRecord): Promise<void> {
   await jobs.enqueue(FINDINGS_JOB, { baseline: record.id }, { jobId: `findings-${record.id}`, attempts: 5, backoff: { type: 'exponential', delayMs: 30_000 } });
-}
-
-async function previousCompleted(store: Store, record: BaselineRecord): Promise<BaselineRecord | undefined> {
-  const same = (await listRecords(store.meta, { status: 'completed' })).filter((r) => r.id !== record.id && r.params.to < record.params.to && r.params.groupBy.join(',') === record.params.groupBy.join(','));
-  return same.sort((a, b) => b.params.to - a.params.to)[0];
 }

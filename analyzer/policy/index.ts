@@ -36,6 +36,6 @@ export {
   type RuleEdit,
   type RuleInput,
 } from './repository.js';
-export { blastFor, exportPolicy, externalsOf, findingsFor, MAX_SIMULATION_DAYS, recommendationFor, simulatePolicy } from './service.js';
+export { blastFor, exportPolicy, externalsOf, findingsFor, previousOf, MAX_SIMULATION_DAYS, recommendationFor, simulatePolicy } from './service.js';
 export { simulate, type Blocked, type SimulationResult } from './simulate.js';
 export { setTriage, TRIAGE_STATUSES, triageOf, withTriage, type Triage, type TriagedFinding, type TriageStatus } from './triage.js';

@@ -44,7 +44,7 @@ export async function recommendationFor(store: Store, settings: BaselineSettings
 }
 
 /** The newest completed baseline before this one at the same granularity (for drift). */
-async function previousOf(store: Store, record: BaselineRecord): Promise<BaselineRecord | undefined> {
+export async function previousOf(store: Store, record: BaselineRecord): Promise<BaselineRecord | undefined> {
   const same = (await listRecords(store.meta, { status: 'completed' })).filter((r) => r.id !== record.id && r.params.to < record.params.to && r.params.groupBy.join(',') === record.params.groupBy.join(','));
   same.sort((a, b) => b.params.to - a.params.to);
   return same[0];
